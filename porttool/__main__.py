@@ -1,0 +1,3 @@
+from porttool.cli import main
+
+main()

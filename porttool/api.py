@@ -1,0 +1,373 @@
+"""Per-file orchestration of a scan: read → prefilter → parse → match → findings.
+
+One bad file never stops a run: every problem is a value (`Diagnostic`) in that file's result.
+Files are spread over processes for large runs; results stream back in a stable order.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from porttool.discovery import Candidate, discover
+from porttool.model import Diagnostic, FileResult, Finding, FixStatus, Severity, Site, Span
+from porttool.registry import Registry
+from porttool.scanner import CompiledRules, scan_tree
+from porttool.sources import SourceFile, read_source
+from porttool.suppression import Suppressions, parse_suppressions
+
+PARALLEL_THRESHOLD = 48  # below this many files, worker start-up costs more than it saves
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """Everything a worker needs to scan one file (picklable, so spawn-safe)."""
+
+    registry: Registry
+    target: str
+    root: str  # paths are displayed relative to this directory when below it
+
+
+_COMPILED: dict[int, CompiledRules] = {}
+
+
+def compiled(registry: Registry) -> CompiledRules:
+    key = id(registry)
+    rules = _COMPILED.get(key)
+    if rules is None:
+        rules = _COMPILED[key] = CompiledRules.build(registry)
+    return rules
+
+
+def display_path(path: Path, root: str) -> str:
+    try:
+        return Path(os.path.relpath(path.absolute(), root)).as_posix() if not os.path.relpath(path.absolute(), root).startswith("..") else path.as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A parsed source and the sites in it; shared by scan and rewrite."""
+
+    source: SourceFile
+    sites: tuple[Site, ...]
+    suppressed: tuple[Site, ...]
+    suppressions: Suppressions
+    cell_of_line: Callable[[int], tuple[int | None, int]] | None = None
+
+
+def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
+    """Find every site in a decoded source (a notebook's code cells included)."""
+    text, cell_of_line = source.text, None
+    if source.is_notebook:
+        from porttool import notebook
+
+        try:
+            virtual = notebook.to_virtual(source.text)
+        except notebook.NotebookError as exc:
+            return Diagnostic("PT905", source.display, str(exc))
+        text, cell_of_line = virtual.source, virtual.cell_of_line
+    suppressions = parse_suppressions(text)
+    if suppressions.skip_file or not rules.may_match(text):
+        return Analysis(source, (), (), suppressions, cell_of_line)
+    try:
+        tree = ast.parse(text, filename=source.display)
+    except SyntaxError as exc:
+        line, col = exc.lineno or 1, (exc.offset or 1) - 1
+        where = f"line {line}"
+        if cell_of_line is not None:
+            cell, line = cell_of_line(line)
+            where = f"cell {cell}, line {line}"
+        hint = " (Python 2 code?)" if re.search(r"^\s*print\s+[\"'\w]", text, re.M) else ""
+        return Diagnostic("PT902", source.display, f"syntax error at {where}: {exc.msg}{hint}", line, max(col, 0))
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Diagnostic("PT902", source.display, f"cannot parse: {exc}")
+    sites = scan_tree(text, tree, rules)
+    kept = tuple(s for s in sites if not suppressions.suppresses(s.code, s.span.line))
+    dropped = tuple(s for s in sites if suppressions.suppresses(s.code, s.span.line))
+    return Analysis(source, kept, dropped, suppressions, cell_of_line)
+
+
+def fingerprint(code: str, path: str, snippet: str, occurrence: int) -> str:
+    normal = re.sub(r"\s+", " ", snippet).strip()
+    return hashlib.sha256(f"{code}\0{path}\0{normal}\0{occurrence}".encode()).hexdigest()[:20]
+
+
+def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[Finding, ...]:
+    """Turn target-independent sites into this target's findings (KEEP actions drop out)."""
+    lines = re.split(r"\r\n|\r|\n", analysis.source.text if analysis.cell_of_line is None else _virtual_text(analysis))
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str], int] = {}
+    for site in analysis.sites:
+        rule = registry.by_code.get(site.code)
+        if rule is None:
+            continue
+        fix = rule.fix_for(target)
+        if fix.action.value == "keep":
+            continue
+        severity, status = rule.severity_for(target), fix.status
+        message = _message(rule.message or rule.summary, site)
+        if site.in_dispatch:
+            severity, status = Severity.INFO, FixStatus.NONE
+            message += " (already dispatches per backend; left as is)"
+        snippet_text = _span_text(lines, site.span)
+        occurrence = seen.get((site.code, snippet_text), 0)
+        seen[(site.code, snippet_text)] = occurrence + 1
+        span, cell = site.span, None
+        if analysis.cell_of_line is not None:
+            cell, line = analysis.cell_of_line(span.line)
+            _, end_line = analysis.cell_of_line(span.end_line)
+            span = Span(line, span.column, end_line, span.end_column)
+        findings.append(
+            Finding(
+                code=rule.code,
+                rule=rule.name,
+                message=message,
+                path=analysis.source.display,
+                span=span,
+                severity=severity,
+                target=target,
+                status=status,
+                fix_title=fix.title,
+                guidance=fix.guidance,
+                behaviour_change=fix.behaviour_change,
+                snippet=lines[site.span.line - 1].strip() if site.span.line - 1 < len(lines) else "",
+                fingerprint=fingerprint(rule.code, analysis.source.display, snippet_text, occurrence),
+                node_type=site.node_type,
+                in_dispatch=site.in_dispatch,
+                cell=cell,
+            )
+        )
+    return tuple(findings)
+
+
+def _virtual_text(analysis: Analysis) -> str:
+    from porttool import notebook
+
+    return notebook.to_virtual(analysis.source.text).source
+
+
+def _message(template: str, site: Site) -> str:
+    try:
+        return template.format(name=site.name, value=site.value)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def _span_text(lines: list[str], span: Span) -> str:
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.column : span.end_column] if span.line - 1 < len(lines) else ""
+    chunk = lines[span.line - 1 : span.end_line]
+    if not chunk:
+        return ""
+    chunk[0] = chunk[0][span.column :]
+    chunk[-1] = chunk[-1][: span.end_column]
+    return "\n".join(chunk)
+
+
+def file_sites_for(path: Path, display: str, rules: CompiledRules) -> tuple[Site, ...]:
+    """Sites for non-Python files matched by `file` rules (a `.cu` kernel in the tree)."""
+    return tuple(
+        Site(code=rule.code, span=Span(1, 0, 1, 0), node_type="file", name=path.name)
+        for rule in rules.file_rules(path.name)
+    )
+
+
+def scan_one(candidate: Candidate, options: ScanOptions) -> FileResult:
+    rules = compiled(options.registry)
+    display = display_path(candidate.path, options.root)
+    file_sites = file_sites_for(candidate.path, display, rules)
+    if file_sites:
+        result = FileResult(path=display, sites=file_sites)
+        placeholder = SourceFile(candidate.path, display, b"", "", "utf-8", False, "\n")
+        findings = make_findings(Analysis(placeholder, file_sites, (), Suppressions()), options.registry, options.target)
+        return FileResult(path=display, findings=findings, sites=result.sites)
+    if not candidate.path.name.endswith((".py", ".pyi", ".ipynb")):
+        return FileResult(path=display)
+    source = read_source(candidate.path, display)
+    if isinstance(source, Diagnostic):
+        return FileResult(path=display, diagnostics=(source,))
+    analysis = analyse(source, rules)
+    if isinstance(analysis, Diagnostic):
+        return FileResult(path=display, diagnostics=(analysis,))
+    return FileResult(
+        path=display,
+        findings=make_findings(analysis, options.registry, options.target),
+        suppressed=len(analysis.suppressed),
+        sites=analysis.sites,
+    )
+
+
+def _scan_batch(args: tuple[list[Candidate], ScanOptions]) -> list[FileResult]:
+    batch, options = args
+    return [scan_one(c, options) for c in batch]
+
+
+def collect_candidates(paths: Sequence[Path], excludes: Sequence[str], registry: Registry) -> list[Candidate]:
+    file_suffixes = sorted({g.lstrip("*") for r in registry for g in r.match.get("globs", ()) if r.match["kind"] == "file"})
+    return list(discover(paths, excludes=excludes, extra_suffixes=file_suffixes))
+
+
+def scan_paths(
+    candidates: Sequence[Candidate],
+    options: ScanOptions,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[FileResult]:
+    """Scan every candidate; yields results in candidate order, streaming."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(candidates) < PARALLEL_THRESHOLD:
+        for candidate in candidates:
+            yield scan_one(candidate, options)
+            if progress:
+                progress(1)
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    batches = _batches(candidates, jobs)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for results in pool.map(_scan_batch, [(b, options) for b in batches]):
+            yield from results
+            if progress:
+                progress(len(results))
+
+
+def _batches(items: Sequence[Candidate], jobs: int) -> list[list[Candidate]]:
+    size = max(8, min(64, len(items) // (jobs * 8) or 1))
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def portability_scores(results: Iterable[FileResult], registry: Registry, targets: Sequence[str]) -> dict[str, dict[str, int | float]]:
+    """Per target: sites reported, sites porttool can fix (safe, unsafe), and the share fixable."""
+    scores: dict[str, dict[str, int | float]] = {}
+    sites = [s for r in results for s in r.sites if not s.in_dispatch]
+    for target in targets:
+        counts = {"sites": 0, "safe": 0, "unsafe": 0, "manual": 0, "hint": 0}
+        for site in sites:
+            rule = registry.by_code.get(site.code)
+            if rule is None:
+                continue
+            fix = rule.fix_for(target)
+            if fix.action.value == "keep":
+                continue
+            counts["sites"] += 1
+            counts[{"safe": "safe", "unsafe": "unsafe", "manual": "manual", "none": "hint"}[fix.status.value]] += 1
+        actionable = counts["sites"] - counts["hint"]
+        score = 100.0 if actionable == 0 else round(100.0 * (counts["safe"] + counts["unsafe"]) / actionable, 1)
+        scores[target] = {**counts, "score": score}
+    return scores
+
+
+@dataclass(frozen=True)
+class RewriteOptions:
+    scan: ScanOptions
+    unsafe: bool = False
+    mark_unfixed: bool = False
+
+
+def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
+    """Scan one file and compute its verified port (nothing is written here)."""
+    from porttool.apply import rewrite_text
+
+    scan_options = options.scan
+    rules = compiled(scan_options.registry)
+    display = display_path(candidate.path, scan_options.root)
+    if not candidate.path.name.endswith((".py", ".pyi", ".ipynb")):
+        return scan_one(candidate, scan_options)
+    source = read_source(candidate.path, display)
+    if isinstance(source, Diagnostic):
+        return FileResult(path=display, diagnostics=(source,))
+    analysis = analyse(source, rules)
+    if isinstance(analysis, Diagnostic):
+        return FileResult(path=display, diagnostics=(analysis,))
+    findings = make_findings(analysis, scan_options.registry, scan_options.target)
+    base = FileResult(path=display, findings=findings, suppressed=len(analysis.suppressed), sites=analysis.sites)
+    if not analysis.sites:
+        return base
+    text = analysis.source.text
+    virtual = None
+    if source.is_notebook:
+        from porttool import notebook
+
+        virtual = notebook.to_virtual(text)
+        text = virtual.source
+    result = rewrite_text(
+        text,
+        analysis.sites,
+        scan_options.registry,
+        rules,
+        scan_options.target,
+        unsafe=options.unsafe,
+        mark_unfixed=options.mark_unfixed,
+    )
+    diagnostics = tuple(
+        Diagnostic("PT906", display, f"fixes of {code} were not applied: {why}" if code != "*" else f"no fixes applied: {why}")
+        for code, why in result.rejected
+    )
+    new_text = result.text
+    if virtual is not None and new_text != text:
+        from porttool import notebook
+
+        try:
+            new_text = notebook.from_virtual(source.text, new_text)
+        except notebook.NotebookError as exc:
+            return FileResult(path=display, findings=findings, sites=analysis.sites, diagnostics=(Diagnostic("PT905", display, str(exc)),))
+    elif virtual is not None:
+        new_text = source.text
+    applied_ids = {(s.code, s.span) for s in result.applied}
+    held_ids = {(s.code, s.span) for s in result.held_back}
+    by_site = list(zip(analysis.sites, _findings_by_site(analysis, findings)))
+    return FileResult(
+        path=display,
+        findings=findings,
+        diagnostics=diagnostics,
+        original=source.text,
+        rewritten=new_text,
+        applied=tuple(f for s, f in by_site if f is not None and (s.code, s.span) in applied_ids),
+        held_back=tuple(f for s, f in by_site if f is not None and (s.code, s.span) in held_ids),
+        suppressed=len(analysis.suppressed),
+        sites=analysis.sites,
+    )
+
+
+def _findings_by_site(analysis: Analysis, findings: tuple[Finding, ...]) -> list[Finding | None]:
+    """Align findings with the sites they came from (KEEP sites have none)."""
+    out: list[Finding | None] = []
+    it = iter(findings)
+    pending = next(it, None)
+    for site in analysis.sites:
+        if pending is not None and pending.code == site.code and pending.node_type == site.node_type:
+            out.append(pending)
+            pending = next(it, None)
+        else:
+            out.append(None)
+    return out
+
+
+def _rewrite_batch(args: tuple[list[Candidate], RewriteOptions]) -> list[FileResult]:
+    batch, options = args
+    return [rewrite_one(c, options) for c in batch]
+
+
+def rewrite_paths(candidates: Sequence[Candidate], options: RewriteOptions, *, jobs: int | None = None) -> Iterator[FileResult]:
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(candidates) < PARALLEL_THRESHOLD:
+        for candidate in candidates:
+            yield rewrite_one(candidate, options)
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for results in pool.map(_rewrite_batch, [(b, options) for b in _batches(candidates, jobs)]):
+            yield from results

@@ -1,0 +1,425 @@
+"""Apply fixes to one source with libcst, verify the result, and write files atomically.
+
+The contract: a changed source parses, byte-compiles, re-scans with the fixed findings gone, and
+is a fixed point (a second rewrite changes nothing). A source that fails is returned unchanged
+with the offending rules named; nothing half-done ever reaches the disk.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from porttool.fixes import PORTABLE_DEVICE_EXPR, PORTABLE_DEVICE_NAME, FixContext, FixDeclined, build_replacement
+from porttool.model import Action, Applicability, Rule, Site, TargetFix
+from porttool.registry import Registry
+from porttool.scanner import CompiledRules, scan_tree
+from porttool.suppression import parse_suppressions
+
+CST_TYPES: dict[str, tuple[type[cst.CSTNode], ...]] = {
+    "Call": (cst.Call,),
+    "Attribute": (cst.Attribute,),
+    "Name": (cst.Name,),
+    "Assign": (cst.Assign,),
+    "AugAssign": (cst.AugAssign,),
+    "AnnAssign": (cst.AnnAssign,),
+    "keyword": (cst.Arg,),
+    "arg": (cst.Arg,),
+    "Constant": (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float, cst.Name),
+    "JoinedStr": (cst.FormattedString,),
+    "BinOp": (cst.BinaryOperation,),
+    "IfExp": (cst.IfExp,),
+    "Import": (cst.Import,),
+    "ImportFrom": (cst.ImportFrom,),
+}
+CUDA_WORDS = re.compile(r"cuda|cudnn|nccl|nvtx", re.I)
+
+
+@dataclass(frozen=True)
+class RewriteResult:
+    text: str
+    applied: tuple[Site, ...] = ()
+    held_back: tuple[Site, ...] = ()  # unsafe fixes not enabled
+    declined: tuple[tuple[Site, str], ...] = ()  # the site could not be fixed here, and why
+    rejected: tuple[tuple[str, str], ...] = ()  # (rule code, why) rolled back by verification
+    marked: int = 0
+
+
+@dataclass
+class _Plan:
+    fixes: list[tuple[Site, Rule, TargetFix]] = field(default_factory=list)
+    marks: list[tuple[Site, Rule, str]] = field(default_factory=list)
+    held_back: list[Site] = field(default_factory=list)
+
+
+def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe: bool, mark_unfixed: bool, skip: frozenset[str] = frozenset()) -> _Plan:
+    plan = _Plan()
+    for site in sites:
+        rule = registry.by_code.get(site.code)
+        if rule is None or site.in_dispatch:
+            continue
+        fix = rule.fix_for(target)
+        if fix.action in (Action.REWRITE, Action.REMOVE) and site.code not in skip:
+            if fix.applicability is Applicability.UNSAFE and not unsafe:
+                plan.held_back.append(site)
+                if mark_unfixed:
+                    plan.marks.append((site, rule, f"unsafe fix available (--unsafe-fixes): {fix.title}"))
+            else:
+                plan.fixes.append((site, rule, fix))
+        elif mark_unfixed and fix.action is Action.MANUAL:
+            plan.marks.append((site, rule, fix.guidance or rule.summary))
+    return plan
+
+
+def rewrite_text(
+    text: str,
+    sites: Sequence[Site],
+    registry: Registry,
+    rules: CompiledRules,
+    target: str,
+    *,
+    unsafe: bool = False,
+    mark_unfixed: bool = False,
+) -> RewriteResult:
+    """Rewrite one module's text for `target`, verified; unchanged text if nothing applies."""
+    skip: set[str] = set()
+    rejected: list[tuple[str, str]] = []
+    for _ in range(len({s.code for s in sites}) + 1):
+        plan = plan_fixes(sites, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed, skip=frozenset(skip))
+        if not plan.fixes and not plan.marks:
+            return RewriteResult(text, held_back=tuple(plan.held_back), rejected=tuple(rejected))
+        try:
+            new_text, applied, declined, marked = _transform(text, plan, target, unsafe)
+        except (cst.ParserSyntaxError, RecursionError) as exc:
+            return RewriteResult(text, rejected=(("*", f"libcst could not parse the file: {exc}"),))
+        problem = _verify(text, new_text, sites, applied, registry, rules, target, unsafe, mark_unfixed)
+        if problem is None:
+            return RewriteResult(new_text, tuple(applied), tuple(plan.held_back), tuple(declined), tuple(rejected), marked)
+        code, why = problem
+        if code == "*" or code in skip:
+            rejected.append((code, why))
+            return RewriteResult(text, rejected=tuple(rejected))
+        skip.add(code)
+        rejected.append((code, why))
+    return RewriteResult(text, rejected=tuple(rejected))
+
+
+def _verify(
+    before: str,
+    after: str,
+    sites: Sequence[Site],
+    applied: Sequence[Site],
+    registry: Registry,
+    rules: CompiledRules,
+    target: str,
+    unsafe: bool,
+    mark_unfixed: bool,
+) -> tuple[str, str] | None:
+    """None when `after` is a sound port of `before`; else (blamed rule code, why)."""
+    if after == before:
+        return None
+    blame = applied[0].code if len({s.code for s in applied}) == 1 else None
+    try:
+        tree = ast.parse(after)
+        compile(tree, "<porttool>", "exec")
+    except (SyntaxError, ValueError) as exc:
+        return (blame or _first_code(applied), f"the result does not compile: {exc}")
+    suppressions = parse_suppressions(after)
+    new_sites = [s for s in scan_tree(after, tree, rules) if not suppressions.suppresses(s.code, s.span.line)]
+    old = Counter(s.code for s in sites)
+    new = Counter(s.code for s in new_sites)
+    done = Counter(s.code for s in applied)
+    for code in sorted(set(old) | set(new)):
+        if new[code] > old[code] - done[code]:
+            return (code, f"{code} still matches after its fix (a fix that does not remove its finding)")
+    again = rewrite_text(after, new_sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed) if _has_work(new_sites, registry, target, unsafe, mark_unfixed) else None
+    if again is not None and again.text != after:
+        return (_first_code(again.applied) if again.applied else "*", "a second rewrite changes the result again (not a fixed point)")
+    return None
+
+
+def _has_work(sites: Sequence[Site], registry: Registry, target: str, unsafe: bool, mark_unfixed: bool) -> bool:
+    plan = plan_fixes(sites, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+    return bool(plan.fixes or plan.marks)
+
+
+def _first_code(sites: Sequence[Site]) -> str:
+    return sites[0].code if sites else "*"
+
+
+# --------------------------------------------------------------------------------------- transform
+def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, list[Site], list[tuple[Site, str]], int]:
+    module = cst.parse_module(text)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    locator = _Locator(positions)
+    torch_name = _torch_alias(module)
+    device_name, has_device = _device_constant(module)
+
+    targets: dict[cst.CSTNode, list[tuple[Site, TargetFix]]] = {}
+    declined: list[tuple[Site, str]] = []
+    for site, rule, fix in plan.fixes:
+        node = locator.find(site)
+        if node is None:
+            declined.append((site, "porttool could not locate this site in the syntax tree"))
+            continue
+        targets.setdefault(node, []).append((site, fix))
+    marks: dict[cst.CSTNode, list[str]] = {}
+    for site, rule, note in plan.marks:
+        statement = locator.statement_at(site)
+        if statement is not None:
+            marks.setdefault(statement, []).append(f"# porttool: TODO({rule.code}): {_one_line(note)}")
+
+    transformer = _Rewriter(targets, marks, target, unsafe, torch_name, device_name)
+    new_module = wrapper.module.visit(transformer)
+    declined += transformer.declined
+    if not transformer.applied and not transformer.marked:
+        return text, [], declined, 0
+
+    context = CodemodContext()
+    for module_name, obj, asname in transformer.imports:
+        AddImportsVisitor.add_needed_import(context, module_name, obj, asname)
+    if transformer.imports:
+        new_module = AddImportsVisitor(context).transform_module(new_module)
+    if transformer.needs_device_constant and not has_device:
+        new_module = _insert_after_imports(new_module, f"{device_name} = {PORTABLE_DEVICE_EXPR.replace('torch.', torch_name + '.')}")
+    if transformer.applied:
+        removable = _cuda_imports(new_module)
+        if removable:
+            remove_context = CodemodContext()
+            for module_name, obj, asname in removable:
+                RemoveImportsVisitor.remove_unused_import(remove_context, module_name, obj, asname)
+            new_module = RemoveImportsVisitor(remove_context).transform_module(new_module)
+    return new_module.code, transformer.applied, declined, transformer.marked
+
+
+def _one_line(text: str, limit: int = 110) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+class _Locator:
+    """Find the libcst node for an ast-located site: the smallest node of the right type around it."""
+
+    def __init__(self, positions: dict[cst.CSTNode, object]) -> None:
+        self.by_type: dict[type, list[tuple[tuple[int, int], tuple[int, int], cst.CSTNode]]] = {}
+        self.statements: list[tuple[tuple[int, int], tuple[int, int], cst.CSTNode]] = []
+        for node, rng in positions.items():
+            start = (rng.start.line, rng.start.column)  # type: ignore[attr-defined]
+            end = (rng.end.line, rng.end.column)  # type: ignore[attr-defined]
+            self.by_type.setdefault(type(node), []).append((start, end, node))
+            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+                self.statements.append((start, end, node))
+
+    def find(self, site: Site) -> cst.CSTNode | None:
+        want_start = (site.span.line, site.span.column)
+        want_end = (site.span.end_line, site.span.end_column)
+        best: tuple[int, cst.CSTNode] | None = None
+        for cls in CST_TYPES.get(site.node_type, ()):
+            for start, end, node in self.by_type.get(cls, ()):
+                if start <= want_start and end >= want_end:
+                    size = (end[0] - start[0]) * 100000 + (end[1] - start[1])
+                    if best is None or size < best[0]:
+                        best = (size, node)
+        return best[1] if best else None
+
+    def statement_at(self, site: Site) -> cst.CSTNode | None:
+        want = (site.span.line, site.span.column)
+        best: tuple[tuple[int, int], cst.CSTNode] | None = None
+        for start, end, node in self.statements:
+            if start <= want <= end and (best is None or start > best[0]):
+                best = (start, node)
+        return best[1] if best else None
+
+
+class _Rewriter(cst.CSTTransformer):
+    def __init__(self, targets: dict[cst.CSTNode, list[tuple[Site, TargetFix]]], marks: dict[cst.CSTNode, list[str]], target: str, unsafe: bool, torch_name: str, device_name: str) -> None:
+        super().__init__()
+        self.targets, self.marks = targets, marks
+        self.target, self.unsafe = target, unsafe
+        self.torch_name, self.device_name = torch_name, device_name
+        self.applied: list[Site] = []
+        self.declined: list[tuple[Site, str]] = []
+        self.imports: list[tuple[str, str | None, str | None]] = []
+        self.needs_device_constant = False
+        self.marked = 0
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
+        # structural clean-ups first (leave_* below), then this node's own fixes and markers
+        node = super().on_leave(original_node, updated_node)
+        if not isinstance(node, cst.CSTNode):
+            return node
+        for site, fix in self.targets.get(original_node, ()):
+            ctx = FixContext(target=self.target, unsafe_allowed=self.unsafe, torch_name=self.torch_name, device_name=self.device_name)
+            try:
+                replacement = build_replacement(site, fix, node, ctx)
+            except FixDeclined as exc:
+                self.declined.append((site, str(exc)))
+                continue
+            if isinstance(replacement, cst.RemovalSentinel) and not isinstance(node, (cst.BaseSmallStatement, cst.Arg, cst.BaseStatement)):
+                self.declined.append((site, "an expression used as a value cannot be removed"))
+                continue
+            self.applied.append(site)
+            self.imports.extend(ctx.imports)
+            self.needs_device_constant |= ctx.needs_device_constant
+            if not isinstance(replacement, cst.CSTNode):
+                return replacement
+            node = replacement
+        if original_node in self.marks:
+            node = self._mark(node, self.marks[original_node])
+        return node
+
+    def _mark(self, statement: cst.CSTNode, lines: list[str]) -> cst.CSTNode:
+        existing = {line.comment.value.strip() for line in getattr(statement, "leading_lines", ()) if line.comment}
+        new_lines = [cst.EmptyLine(comment=cst.Comment(text)) for text in dict.fromkeys(lines) if not _marker_present(text, existing)]
+        if not new_lines or not hasattr(statement, "leading_lines"):
+            return statement
+        self.marked += len(new_lines)
+        return statement.with_changes(leading_lines=[*statement.leading_lines, *new_lines])  # type: ignore[attr-defined]
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):  # type: ignore[no-untyped-def]
+        # an argument removed from the end must not leave a dangling comma behind
+        if len(updated_node.args) < len(original_node.args) and updated_node.args:
+            had_trailing = isinstance(original_node.args[-1].comma, cst.Comma)
+            last = updated_node.args[-1]
+            if not had_trailing and isinstance(last.comma, cst.Comma):
+                updated_node = updated_node.with_changes(args=[*updated_node.args[:-1], last.with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+        return updated_node
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):  # type: ignore[no-untyped-def]
+        if not updated_node.body:
+            return cst.RemoveFromParent()
+        return updated_node
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock):  # type: ignore[no-untyped-def]
+        if not updated_node.body:
+            return updated_node.with_changes(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
+        return updated_node
+
+
+def _marker_present(text: str, existing: set[str]) -> bool:
+    prefix = text.split(":", 2)[:2]
+    key = ":".join(prefix)  # "# porttool: TODO(PT123)"
+    return any(e.startswith(key) for e in existing)
+
+
+def _small_statements(statement: cst.CSTNode) -> tuple[cst.BaseSmallStatement, ...]:
+    return tuple(statement.body) if isinstance(statement, cst.SimpleStatementLine) else ()
+
+
+def _torch_alias(module: cst.Module) -> str:
+    alias = None
+    for statement in module.body:
+        for small in _small_statements(statement):
+            if isinstance(small, cst.Import):
+                for name in small.names:
+                    dotted = cst.helpers.get_full_name_for_node(name.name)
+                    if dotted == "torch" and name.asname is None:
+                        return "torch"
+                    if dotted == "torch" and name.asname is not None and isinstance(name.asname.name, cst.Name):
+                        alias = alias or name.asname.name.value
+                    if dotted and dotted.startswith("torch.") and name.asname is None:
+                        return "torch"  # `import torch.nn` binds `torch` too
+    return alias or "torch"
+
+
+def _device_constant(module: cst.Module) -> tuple[str, bool]:
+    """The name of the portable device constant, and whether the module already defines it."""
+    assigned: dict[str, str] = {}
+    for statement in module.body:
+        for small in _small_statements(statement):
+            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+                assigned[small.targets[0].target.value] = module.code_for_node(small.value)
+    for name in (PORTABLE_DEVICE_NAME, "ACCELERATOR_DEVICE", "PORTTOOL_DEVICE"):
+        if name not in assigned:
+            return name, False
+        if "torch.accelerator.current_accelerator" in assigned[name] or ".accelerator.current_accelerator" in assigned[name]:
+            return name, True
+    return "PORTTOOL_DEVICE", True
+
+
+def _insert_after_imports(module: cst.Module, statement: str) -> cst.Module:
+    body = list(module.body)
+    index = 0
+    for i, stmt in enumerate(body):
+        if _is_import_like(stmt, i):
+            index = i + 1
+        else:
+            break
+    new = cst.parse_statement(statement + "\n")
+    body.insert(index, new)
+    return module.with_changes(body=body)
+
+
+def _is_import_like(stmt: cst.CSTNode, index: int) -> bool:
+    if isinstance(stmt, cst.SimpleStatementLine):
+        if all(isinstance(s, (cst.Import, cst.ImportFrom)) for s in stmt.body):
+            return True
+        if index == 0 and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)):
+            return True  # the module docstring
+    if isinstance(stmt, cst.Try):
+        return all(_is_import_like(s, 1) for s in stmt.body.body)  # try: import x / except ImportError
+    return False
+
+
+def _cuda_imports(module: cst.Module) -> list[tuple[str, str | None, str | None]]:
+    """CUDA-specific imports that may have become unused (RemoveImportsVisitor checks use)."""
+    found: list[tuple[str, str | None, str | None]] = []
+    for statement in module.body:
+        for small in _small_statements(statement):
+            if isinstance(small, cst.ImportFrom) and small.module is not None and not isinstance(small.names, cst.ImportStar):
+                mod = cst.helpers.get_full_name_for_node(small.module) or ""
+                for alias in small.names:
+                    name = cst.helpers.get_full_name_for_node(alias.name) or ""
+                    asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+                    if CUDA_WORDS.search(f"{mod}.{name}"):
+                        found.append((mod, name, asname))
+            elif isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = cst.helpers.get_full_name_for_node(alias.name) or ""
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name) and CUDA_WORDS.search(name):
+                        found.append((name, None, alias.asname.name.value))
+    return found
+
+
+# --------------------------------------------------------------------------------------- writing
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step, keeping its mode; never leaves a torn file."""
+    st = path.stat()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".porttool-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def clean_stale_temp_files(root: Path) -> int:
+    """Remove temporary files an interrupted `--apply` may have left (returns how many)."""
+    removed = 0
+    for tmp in root.rglob(".*.porttool-tmp") if root.is_dir() else ():
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed

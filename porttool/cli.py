@@ -1,0 +1,237 @@
+"""The command line: parse flags, call the core, render, map errors to exit codes. No logic.
+
+Exit codes: 0 clean, 1 findings at or above --fail-on remain (or a check failed), 2 usage,
+configuration or internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from porttool import __version__
+from porttool.model import TARGETS
+
+app = typer.Typer(
+    name="porttool",
+    help="Find CUDA-specific PyTorch code and port it to Trainium (neuron), portable torch.accelerator code, or neuron-xla.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class Target(str, Enum):
+    neuron = "neuron"
+    portable = "portable"
+    neuron_xla = "neuron-xla"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+class Fmt(str, Enum):
+    text = "text"
+    concise = "concise"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+    csv = "csv"
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"porttool: {message}\n")
+
+
+@contextmanager
+def _errors_to_exit_codes() -> Iterator[None]:
+    from porttool.registry import RuleError
+    from porttool.settings import ConfigError
+
+    try:
+        yield
+    except RuleError as exc:
+        _err(f"invalid rule file {exc}")
+        raise typer.Exit(EXIT_ERROR)
+    except ConfigError as exc:
+        _err(f"invalid configuration: {exc}")
+        raise typer.Exit(EXIT_ERROR)
+    except UsageError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_ERROR)
+
+
+class UsageError(Exception):
+    pass
+
+
+def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore: list[str], rules_dir: list[Path], config: Optional[Path]):  # type: ignore[no-untyped-def]
+    from porttool.registry import load_registry, validate_selectors
+    from porttool.settings import find_config, load_settings
+
+    config_file = config if config is not None else find_config(paths[0] if paths else Path.cwd())
+    settings = load_settings(config_file)
+    settings = settings.merged(
+        target=target.value if target else None,
+        select=tuple(select) or None,
+        ignore=tuple(ignore) or None,
+        rules_dirs=tuple(settings.rules_dirs) + tuple(rules_dir),
+    )
+    registry = load_registry(settings.rules_dirs)
+    unknown = validate_selectors([*settings.select, *settings.ignore], registry)
+    if unknown:
+        raise UsageError(f"no rule matches selector(s): {', '.join(unknown)} (see `porttool rules`)")
+    return settings, registry.select(settings.select, settings.ignore), registry
+
+
+def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr for long scans in a terminal; a no-op otherwise."""
+    if total < 200 or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+
+
+PathsArg = typer.Argument(None, help="Files or directories (default: the current directory).")
+TargetOpt = typer.Option(None, "--target", "-t", help="Port target: neuron (default), portable or neuron-xla.")
+SelectOpt = typer.Option([], "--select", help="Rule codes, prefixes (PT1) or ALL to enable. Repeatable.")
+IgnoreOpt = typer.Option([], "--ignore", help="Rule codes or prefixes to disable. Repeatable.")
+RulesDirOpt = typer.Option([], "--rules-dir", help="An extra folder of rule files. Repeatable.")
+ConfigOpt = typer.Option(None, "--config", help="pyproject.toml to read [tool.porttool] from.")
+
+
+def run_scan(paths: list[Path], settings, registry, *, jobs: Optional[int] = None):  # type: ignore[no-untyped-def]
+    from porttool import api
+    from porttool.model import ScanReport
+
+    candidates = api.collect_candidates(paths, settings.exclude, registry)
+    options = api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd())
+    bar = _progress_bar(len(candidates))
+    if bar is None:
+        results = list(api.scan_paths(candidates, options, jobs=jobs))
+    else:
+        with bar:
+            task = bar.add_task("scanning", total=len(candidates))
+            results = list(api.scan_paths(candidates, options, jobs=jobs, progress=lambda n: bar.advance(task, n)))
+    scores = api.portability_scores(results, registry, TARGETS)
+    return ScanReport(target=settings.target, results=tuple(results), rules=tuple(registry), scores=scores, version=__version__)
+
+
+def _write_report(fmt: Fmt, report, output_file: Optional[Path], statistics: bool) -> None:  # type: ignore[no-untyped-def]
+    from porttool.report import render
+
+    if output_file is None:
+        render(fmt.value, report, sys.stdout, statistics=statistics, color=None)
+        return
+    try:
+        with open(output_file, "w", encoding="utf-8", newline="") as stream:
+            render(fmt.value, report, stream, statistics=statistics, color=False)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
+
+
+@app.command()
+def scan(
+    paths: Optional[List[Path]] = PathsArg,
+    target: Optional[Target] = TargetOpt,
+    select: List[str] = SelectOpt,
+    ignore: List[str] = IgnoreOpt,
+    rules_dir: List[Path] = RulesDirOpt,
+    config: Optional[Path] = ConfigOpt,
+    output_format: Fmt = typer.Option(Fmt.text, "--output-format", "-f", help="text, concise, json, sarif, github or csv."),
+    output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the report here instead of stdout."),
+    statistics: bool = typer.Option(False, "--statistics", help="Add per-rule counts."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: info)."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings remain."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+) -> None:
+    """Find every CUDA-specific construct and report it, with what can be fixed for the target."""
+    from porttool.model import Severity
+
+    with _errors_to_exit_codes():
+        paths = list(paths or [Path(".")])
+        missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+        if missing:
+            raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
+        settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config)
+        if fail_on is not None:
+            settings = settings.merged(fail_on=Severity(fail_on.value))
+        report = run_scan(paths, settings, registry, jobs=jobs)
+        _write_report(output_format, report, output_file, statistics)
+        if output_format is not Fmt.text or output_file is not None:
+            n = len(report.findings)
+            sys.stderr.write(f"porttool: {report.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
+    threshold = settings.fail_on.rank
+    failing = [f for f in report.findings if f.severity.rank >= threshold]
+    if report.diagnostics and not exit_zero:
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+class RulesFmt(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command("rules")
+def rules_cmd(
+    output_format: RulesFmt = typer.Option(RulesFmt.table, "--output-format", "-f"),
+    rules_dir: List[Path] = RulesDirOpt,
+    target: Optional[Target] = TargetOpt,
+) -> None:
+    """List every rule with its per-target action."""
+    from porttool import docs
+    from porttool.registry import load_registry
+
+    with _errors_to_exit_codes():
+        registry = load_registry(rules_dir)
+    sys.stdout.write(docs.rules_listing(registry, output_format.value, target.value if target else None))
+
+
+@app.command()
+def explain(code: str = typer.Argument(..., help="A rule code (PT001) or name (cuda-method-call).")) -> None:
+    """Show a rule: what it finds, why it matters, before → after per target, fix safety."""
+    from porttool import docs
+    from porttool.registry import load_registry
+
+    with _errors_to_exit_codes():
+        registry = load_registry()
+        rule = registry.get(code)
+        if rule is None:
+            raise UsageError(f"unknown rule {code!r} (see `porttool rules`)")
+    sys.stdout.write(docs.explain(rule))
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"porttool {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """porttool: move PyTorch code off CUDA."""
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)

@@ -1,0 +1,48 @@
+"""A light per-file alias table: which local names stand for which modules and objects.
+
+Built from the file's import statements alone (at any depth), never by scope analysis: that is
+what keeps a scan fast (see PERFORMANCE_NOTES.md). What it misses — a name re-bound after import,
+an import hidden in `exec`, a star import — is listed in the rules' known problems.
+"""
+
+from __future__ import annotations
+
+import ast
+
+
+class ImportTable:
+    """Maps a local name to the qualified name it was imported as."""
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        self.aliases[alias.asname] = alias.name
+                    else:
+                        head = alias.name.split(".", 1)[0]
+                        self.aliases[head] = head
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    if alias.name == "*":
+                        continue
+                    self.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def qualify(self, node: ast.AST) -> str | None:
+        """The qualified name of a `Name` or dotted `Attribute` chain, if it starts at an import."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        base = self.aliases.get(node.id)
+        if base is None:
+            return None
+        parts.append(base)
+        return ".".join(reversed(parts))
+
+    def is_module_path(self, node: ast.AST) -> bool:
+        """True when `node` names an imported module or object (so `x.cuda()` on it is no method call)."""
+        return self.qualify(node) is not None

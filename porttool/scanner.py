@@ -1,0 +1,520 @@
+"""Find CUDA-specific sites in one Python source: one `ast` pass for all rules.
+
+The scan path never touches libcst: `ast` locates every site (with exact positions) and a small
+import table resolves aliases. libcst is used only later, to rewrite the files that change.
+Scanning never mutates anything and never imports or runs the code it reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from porttool.imports import ImportTable
+from porttool.model import Rule, Site, Span
+from porttool.registry import Registry
+
+CUDA_LITERAL = re.compile(r"^cuda(:\d+)?$")
+CUDA_PREFIX_FORMATS = ("cuda:%d", "cuda:%s", "cuda:%i", "cuda:{}", "cuda:{0}")
+DEVICE_KEYWORDS = {"device": "device", "map_location": "map_location", "device_type": "device_type"}
+DEVICE_TYPE_CALLS = {
+    "torch.autocast",
+    "torch.amp.autocast",
+    "torch.amp.GradScaler",
+    "torch.get_device_module",
+    "torch.cpu.amp.autocast",
+}
+ENVIRON_FUNCS = {"os.getenv", "os.putenv", "os.environ.get", "os.environ.setdefault", "os.environ.pop", "os.unsetenv"}
+OTHER_BACKEND_PREFIXES = (
+    "torch.backends.mps",
+    "torch.mps",
+    "torch.xpu",
+    "torch.accelerator",
+    "torch.neuron",
+    "torch.npu",
+    "torch_xla",
+    "torch.backends.mkldnn",
+    "torch.hpu",
+    "torch.mtia",
+)
+
+
+@dataclass
+class CompiledRules:
+    """The selected rules, indexed by what each matcher looks at, plus the text prefilter."""
+
+    calls: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    call_prefixes: list[tuple[str, Rule]] = field(default_factory=list)
+    references: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    reference_prefixes: list[tuple[str, Rule]] = field(default_factory=list)
+    assigns: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    assign_prefixes: list[tuple[str, Rule]] = field(default_factory=list)
+    methods: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    attributes: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    arguments: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    device_strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    idioms: list[Rule] = field(default_factory=list)
+    imports: list[tuple[str, Rule]] = field(default_factory=list)
+    environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
+    files: list[tuple[tuple[str, ...], Rule]] = field(default_factory=list)
+    triggers: set[str] = field(default_factory=set)
+    prefilter: re.Pattern[str] | None = None
+
+    @classmethod
+    def build(cls, registry: Registry) -> CompiledRules:
+        c = cls()
+        for rule in registry:
+            m = rule.match
+            kind = m["kind"]
+            if kind in ("call", "reference", "assign"):
+                exact, prefixes = {"call": (c.calls, c.call_prefixes), "reference": (c.references, c.reference_prefixes), "assign": (c.assigns, c.assign_prefixes)}[kind]
+                for name in m["names"]:
+                    if name.endswith(".*"):
+                        prefixes.append((name[:-1], rule))
+                    else:
+                        exact[name].append(rule)
+                    c.triggers.add(_trigger_of(name))
+            elif kind == "method":
+                index = c.methods if m.get("call", True) else c.attributes
+                for name in m["names"]:
+                    index[name].append(rule)
+                    c.triggers.add(name)
+            elif kind == "argument":
+                for name in m["names"]:
+                    c.arguments[name].append(rule)
+                strings = [v for v in m.get("values", []) if isinstance(v, str)]
+                c.triggers.update(strings or [m["keyword"]])
+            elif kind == "device-string":
+                for pos in m["positions"]:
+                    c.device_strings[pos].append(rule)
+                c.triggers.add("cuda")
+            elif kind == "device-idiom":
+                c.idioms.append(rule)
+                c.triggers.add("cuda")
+            elif kind == "import":
+                for name in m["names"]:
+                    c.imports.append((name, rule))
+                    c.triggers.add(name.split(".")[0])
+            elif kind == "environ":
+                pattern = re.compile(m["pattern"])
+                c.environs.append((pattern, rule))
+            elif kind == "file":
+                c.files.append((tuple(m["globs"]), rule))
+        alternatives = [re.escape(t) for t in sorted(c.triggers) if t]
+        alternatives += [p.pattern.lstrip("^").rstrip("$") for p, _ in c.environs]
+        c.prefilter = re.compile("|".join(alternatives)) if alternatives else None
+        return c
+
+    def may_match(self, text: str) -> bool:
+        """The cheap text prefilter: can this source produce any site at all?"""
+        return self.prefilter is not None and self.prefilter.search(text) is not None
+
+    def file_rules(self, filename: str) -> list[Rule]:
+        return [rule for globs, rule in self.files if any(fnmatch.fnmatch(filename, g) for g in globs)]
+
+
+def _trigger_of(qualified: str) -> str:
+    parts = [p for p in qualified.split(".") if p and p != "*"]
+    for part in parts:
+        if any(word in part.lower() for word in ("cuda", "cudnn", "nccl", "nvtx")):
+            return part
+    return parts[-1] if parts else qualified
+
+
+def _match_name(q: str, exact: dict[str, list[Rule]], prefixes: list[tuple[str, Rule]]) -> list[Rule]:
+    found = list(exact.get(q, ()))
+    found += [rule for prefix, rule in prefixes if q.startswith(prefix)]
+    return found
+
+
+def device_string_value(node: ast.AST) -> str | None:
+    """The `cuda[:N]` text if `node` is a CUDA device string in one of its common spellings."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value if CUDA_LITERAL.match(node.value) else None
+    if isinstance(node, ast.JoinedStr) and node.values:
+        head = node.values[0]
+        if isinstance(head, ast.Constant) and isinstance(head.value, str) and head.value == "cuda:":
+            if all(isinstance(v, ast.FormattedValue) for v in node.values[1:]) and len(node.values) > 1:
+                return "cuda:{}"
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str):
+        if isinstance(node.op, ast.Mod) and node.left.value in CUDA_PREFIX_FORMATS:
+            return "cuda:{}"
+        if isinstance(node.op, ast.Add) and node.left.value == "cuda:":
+            return "cuda:{}"
+        return None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and isinstance(node.func.value, ast.Constant)
+        and node.func.value.value in CUDA_PREFIX_FORMATS
+    ):
+        return "cuda:{}"
+    return None
+
+
+class _Scanner:
+    def __init__(self, source: str, tree: ast.Module, rules: CompiledRules) -> None:
+        self.rules = rules
+        self.imports = ImportTable(tree)
+        self.lines = re.split(r"\r\n|\r|\n", source)
+        self.sites: list[Site] = []
+        self.fallbacks: list[Site] = []
+        self.handled: set[int] = set()  # ids of string nodes already classified
+        self.loop_depth = 0
+        self.in_dispatch = False
+
+    # positions -------------------------------------------------------------------------------
+    def _col(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> Span:
+        line, end_line = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        return Span(
+            line,
+            self._col(line, node.col_offset),  # type: ignore[attr-defined]
+            end_line,
+            self._col(end_line, node.end_col_offset or 0),  # type: ignore[attr-defined]
+        )
+
+    def add(self, rule: Rule, node: ast.AST, *, name: str = "", value: str = "", claim: ast.AST | None = None) -> None:
+        site = Site(
+            code=rule.code,
+            span=self.span(node),
+            node_type=type(node).__name__ if not isinstance(node, _ArgMarker) else "arg",
+            name=name,
+            value=value,
+            in_dispatch=self.in_dispatch,
+            claim=self.span(claim) if claim is not None else None,
+        )
+        if rule.match.get("fallback"):
+            self.fallbacks.append(site)
+        else:
+            self.sites.append(site)
+
+    # traversal -------------------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is not None:
+            method(node)
+        else:
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            self.visit(child)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # a docstring or a bare string statement: never code
+        self.generic_visit(node)
+
+    def _loop(self, outside: Iterable[ast.AST], inside: Iterable[ast.AST]) -> None:
+        for child in outside:
+            self.visit(child)
+        self.loop_depth += 1
+        try:
+            for child in inside:
+                self.visit(child)
+        finally:
+            self.loop_depth -= 1
+
+    def visit_For(self, node: ast.For) -> None:
+        self._loop([node.target, node.iter], [*node.body, *node.orelse])
+
+    visit_AsyncFor = visit_For  # type: ignore[assignment]
+
+    def visit_While(self, node: ast.While) -> None:
+        self._loop([], [node.test, *node.body, *node.orelse])
+
+    def _comprehension(self, node: ast.AST, elts: list[ast.AST]) -> None:
+        gens: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
+        self._loop([gens[0].iter], [g for gen in gens for g in (gen.target, *gen.ifs)] + [gen.iter for gen in gens[1:]] + elts)
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comprehension(node, [node.elt])
+
+    visit_SetComp = visit_ListComp  # type: ignore[assignment]
+    visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comprehension(node, [node.key, node.value])
+
+    def visit_If(self, node: ast.If) -> None:
+        if self.in_dispatch or not self._is_dispatch([t for t in _chain_tests(node)]):
+            self.generic_visit(node)
+            return
+        self.in_dispatch = True
+        try:
+            self.generic_visit(node)
+        finally:
+            self.in_dispatch = False
+
+    def _is_dispatch(self, tests: list[ast.AST]) -> bool:
+        names = [self.imports.qualify(n) or "" for t in tests for n in ast.walk(t) if isinstance(n, (ast.Attribute, ast.Name))]
+        cuda = any(n.startswith("torch.cuda") for n in names)
+        other = any(n.startswith(OTHER_BACKEND_PREFIXES) for n in names)
+        return cuda and other
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        if not self.in_dispatch and self._is_dispatch(list(_ifexp_tests(node))):
+            self.in_dispatch = True
+            try:
+                self.generic_visit(node)
+            finally:
+                self.in_dispatch = False
+            return
+        if self.rules.idioms and self._is_idiom(node):
+            for rule in self.rules.idioms:
+                self.add(rule, node, value="cuda")
+            return  # the idiom is one site: its parts are not reported again
+        self.generic_visit(node)
+
+    def _is_idiom(self, node: ast.IfExp) -> bool:
+        test = node.test
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, body, orelse = test.operand, node.orelse, node.body
+        else:
+            body, orelse = node.body, node.orelse
+        if not (isinstance(test, ast.Call) and self.imports.qualify(test.func) == "torch.cuda.is_available"):
+            return False
+        return _device_text(body, self.imports) is not None and _device_text(orelse, self.imports) == "cpu"
+
+    # assignments -----------------------------------------------------------------------------
+    def _assign(self, node: ast.AST, targets: list[ast.AST]) -> None:
+        for target in targets:
+            q = self.imports.qualify(target)
+            if q:
+                for rule in _match_name(q, self.rules.assigns, self.rules.assign_prefixes):
+                    self.add(rule, node, name=q, claim=target)
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._assign(node, node.targets)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._assign(node, [node.target])
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._assign(node, [node.target])
+
+    # imports ---------------------------------------------------------------------------------
+    def _import_rules(self, module: str) -> list[Rule]:
+        return [rule for name, rule in self.rules.imports if module == name or module.startswith(name + ".")]
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            for rule in self._import_rules(alias.name):
+                self.add(rule, node, name=alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and node.level == 0:
+            for rule in self._import_rules(node.module):
+                self.add(rule, node, name=node.module)
+
+    # names -----------------------------------------------------------------------------------
+    def _reference(self, node: ast.AST) -> None:
+        q = self.imports.qualify(node)
+        if q:
+            for rule in _match_name(q, self.rules.references, self.rules.reference_prefixes):
+                self.add(rule, node, name=q, claim=node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._reference(node)
+
+    def visit_Attribute(self, node: ast.Attribute, maximal: bool = True) -> None:
+        if maximal and isinstance(node.ctx, ast.Load):
+            self._reference(node)
+        if node.attr in self.rules.attributes and not self.imports.is_module_path(node.value):
+            for rule in self.rules.attributes[node.attr]:
+                self._method_site(rule, node, node)
+        # the inner part of a dotted chain is not a maximal chain of its own
+        inner = node.value
+        if isinstance(inner, ast.Attribute):
+            self.visit_Attribute(inner, maximal=False)
+        elif not isinstance(inner, ast.Name):
+            self.visit(inner)
+
+    def _method_site(self, rule: Rule, node: ast.AST, site_node: ast.AST) -> None:
+        m = rule.match
+        if m.get("inside") == "loop" and self.loop_depth == 0:
+            return
+        if "arg_count" in m and isinstance(node, ast.Call) and len(node.args) + len(node.keywords) != m["arg_count"]:
+            return
+        self.add(rule, site_node, name=getattr(getattr(node, "func", node), "attr", ""))
+
+    # strings ---------------------------------------------------------------------------------
+    def _device_string(self, node: ast.AST, position: str) -> bool:
+        value = device_string_value(node)
+        if value is None:
+            return False
+        self.handled.add(id(node))
+        for sub in ast.walk(node):
+            self.handled.add(id(sub))
+        for rule in self.rules.device_strings.get(position, ()):
+            self.add(rule, node, value=value)
+        return True
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if id(node) not in self.handled:
+            self._device_string(node, "ambiguous")
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        if id(node) not in self.handled and self._device_string(node, "ambiguous"):
+            return
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if id(node) not in self.handled and self._device_string(node, "ambiguous"):
+            return
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if self.rules.environs and self.imports.qualify(node.value) == "os.environ":
+            self._environ_key(node.slice)
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        if self.rules.environs and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            if any(self.imports.qualify(c) == "os.environ" for c in node.comparators):
+                self._environ_key(node.left)
+        self.generic_visit(node)
+
+    def _environ_key(self, key: ast.AST) -> None:
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            for pattern, rule in self.rules.environs:
+                if pattern.fullmatch(key.value) or pattern.match(key.value):
+                    self.handled.add(id(key))
+                    self.add(rule, key, value=key.value)
+
+    # calls -----------------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        q = self.imports.qualify(func)
+        if q:
+            for rule in _match_name(q, self.rules.calls, self.rules.call_prefixes):
+                m = rule.match
+                if "arg_count" in m and len(node.args) + len(node.keywords) != m["arg_count"]:
+                    continue
+                self.add(rule, node, name=q, claim=func)
+            for rule in self.rules.arguments.get(q, ()):
+                self._argument(rule, node, q)
+            if q in ENVIRON_FUNCS and node.args and self.rules.environs:
+                self._environ_key(node.args[0])
+            if q == "importlib.import_module" and node.args and isinstance(node.args[0], ast.Constant):
+                module = node.args[0].value
+                if isinstance(module, str):
+                    for rule in self._import_rules(module):
+                        self.add(rule, node, name=module)
+        if isinstance(func, ast.Attribute) and func.attr in self.rules.methods and not self.imports.is_module_path(func.value):
+            for rule in self.rules.methods[func.attr]:
+                self._method_site(rule, node, node)
+        if self.rules.device_strings:
+            self._device_string_args(node, q)
+        if id(node) not in self.handled and self._device_string(node, "ambiguous"):
+            return
+        self.generic_visit(node)
+
+    def _device_string_args(self, node: ast.Call, q: str | None) -> None:
+        func = node.func
+        if node.args:
+            first = node.args[0]
+            if q == "torch.device":
+                self._device_string(first, "device")
+            elif q in DEVICE_TYPE_CALLS:
+                self._device_string(first, "device_type")
+            elif q == "torch.load" and len(node.args) > 1:
+                self._device_string(node.args[1], "map_location")
+            elif isinstance(func, ast.Attribute) and func.attr == "to" and not self.imports.is_module_path(func.value):
+                self._device_string(first, "device")
+        for kw in node.keywords:
+            position = DEVICE_KEYWORDS.get(kw.arg or "")
+            if position is not None:
+                self._device_string(kw.value, position)
+
+    def _argument(self, rule: Rule, node: ast.Call, q: str) -> None:
+        m = rule.match
+        target: ast.AST | None = None
+        value: ast.AST | None = None
+        for kw in node.keywords:
+            if kw.arg == m["keyword"]:
+                target, value = kw, kw.value
+        position = m.get("position")
+        if target is None and position is not None and len(node.args) > position:
+            if not any(isinstance(a, ast.Starred) for a in node.args[: position + 1]):
+                value = node.args[position]
+                target = _ArgMarker(value)
+        if target is None or value is None:
+            return
+        if "values" in m:
+            if not (isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in m["values"])):
+                return
+        literal = value.value if isinstance(value, ast.Constant) else ""
+        self.add(rule, target, name=q, value=str(literal))
+
+
+class _ArgMarker(ast.AST):
+    """A positional argument matched by an `argument` rule (the site is the whole argument)."""
+
+    def __init__(self, value: ast.AST) -> None:
+        super().__init__()
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            setattr(self, attr, getattr(value, attr))
+
+
+def _same_literal(a: object, b: object) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _chain_tests(node: ast.If) -> Iterable[ast.AST]:
+    while True:
+        yield node.test
+        if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
+            node = node.orelse[0]
+        else:
+            return
+
+
+def _ifexp_tests(node: ast.IfExp) -> Iterable[ast.AST]:
+    current: ast.AST = node
+    while isinstance(current, ast.IfExp):
+        yield current.test
+        yield from (n for n in (current.body,) if isinstance(n, ast.IfExp))
+        current = current.orelse
+
+
+def _device_text(node: ast.AST, imports: ImportTable) -> str | None:
+    if isinstance(node, ast.Call) and imports.qualify(node.func) == "torch.device" and len(node.args) == 1:
+        node = node.args[0]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value if node.value == "cpu" or CUDA_LITERAL.match(node.value) else None
+    if device_string_value(node) is not None:
+        return "cuda:{}"
+    return None
+
+
+def scan_tree(source: str, tree: ast.Module, rules: CompiledRules) -> list[Site]:
+    """All sites in a parsed module, sorted by position (fallback sites only where unclaimed)."""
+    scanner = _Scanner(source, tree, rules)
+    scanner.visit(tree)
+    claimed = {s.claim for s in scanner.sites if s.claim is not None}
+    sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
+    sites.sort(key=lambda s: (s.span.line, s.span.column, s.code))
+    return sites
+
+
+def scan_source(source: str, rules: CompiledRules, filename: str = "<string>") -> list[Site]:
+    """Parse and scan; raises SyntaxError/ValueError for sources that are not valid Python."""
+    if not rules.may_match(source):
+        return []
+    tree = ast.parse(source, filename=filename)
+    return scan_tree(source, tree, rules)
