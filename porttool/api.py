@@ -371,3 +371,19 @@ def rewrite_paths(candidates: Sequence[Candidate], options: RewriteOptions, *, j
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         for results in pool.map(_rewrite_batch, [(b, options) for b in _batches(candidates, jobs)]):
             yield from results
+
+
+def sites_in_text(text: str, registry: Registry) -> tuple[Site, ...]:
+    """Every unsuppressed site in a Python source given as text (for tests and embedding)."""
+    source = SourceFile(Path("<text>.py"), "<text>", text.encode(), text, "utf-8", False, "\n")
+    analysis = analyse(source, compiled(registry))
+    if isinstance(analysis, Diagnostic):
+        raise SyntaxError(analysis.message)
+    return analysis.sites
+
+
+def port_text(text: str, registry: Registry, target: str, *, unsafe: bool = False, mark_unfixed: bool = False):  # type: ignore[no-untyped-def]
+    """The verified port of a Python source given as text (an `apply.RewriteResult`)."""
+    from porttool.apply import rewrite_text
+
+    return rewrite_text(text, sites_in_text(text, registry), registry, compiled(registry), target, unsafe=unsafe, mark_unfixed=mark_unfixed)

@@ -181,6 +181,153 @@ def scan(
     raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
 
 
+class RewriteFmt(str, Enum):
+    diff = "diff"
+    json = "json"
+
+
+@app.command()
+def rewrite(
+    paths: Optional[List[Path]] = PathsArg,
+    target: Optional[Target] = TargetOpt,
+    apply: bool = typer.Option(False, "--apply", help="Write the port in place (atomically)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out-dir", help="Write a ported copy of the tree here; the source is not touched."),
+    unsafe_fixes: Optional[bool] = typer.Option(None, "--unsafe-fixes/--no-unsafe-fixes", help="Also apply fixes that change behaviour (each says how)."),
+    select: List[str] = SelectOpt,
+    ignore: List[str] = IgnoreOpt,
+    rules_dir: List[Path] = RulesDirOpt,
+    config: Optional[Path] = ConfigOpt,
+    mark_unfixed: bool = typer.Option(False, "--mark-unfixed", help="Put a `# porttool: TODO(PTnnn): ...` comment above each site left for a human."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Allow --apply on files with uncommitted git changes."),
+    output_format: RewriteFmt = typer.Option(RewriteFmt.diff, "--output-format", "-f", help="diff (unified diff on stdout) or json."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+) -> None:
+    """Port the code: print a unified diff (default), or write it with --apply / --out-dir."""
+    from porttool import api, workspace
+    from porttool.report import rewrite_summary
+
+    with _errors_to_exit_codes():
+        if apply and out_dir is not None:
+            raise UsageError("--apply and --out-dir exclude each other")
+        paths = list(paths or [Path(".")])
+        missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+        if missing:
+            raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
+        settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config)
+        unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
+        candidates = api.collect_candidates(paths, settings.exclude, registry)
+        options = api.RewriteOptions(api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe, mark_unfixed=mark_unfixed)
+        results = list(api.rewrite_paths(candidates, options, jobs=jobs))
+        sources = {api.display_path(c.path, os.getcwd()): c.path for c in candidates}
+        changed = [r for r in results if r.changed]
+        failures: list[tuple[str, str]] = []
+        if apply and changed:
+            if not allow_dirty:
+                dirty = workspace.dirty_files(sources[r.path] for r in changed)
+                if dirty:
+                    raise UsageError(
+                        "refusing to --apply: these files have uncommitted changes (commit or stash them, or pass --allow-dirty): "
+                        + ", ".join(dirty)
+                    )
+            failures = workspace.apply_in_place(changed, sources)
+        elif out_dir is not None:
+            try:
+                failures = workspace.write_out_dir(results, sources, paths, out_dir)
+            except workspace.WorkspaceError as exc:
+                raise UsageError(str(exc))
+        if output_format is RewriteFmt.json:
+            rewrite_summary.render_json(results, settings.target, unsafe, sys.stdout, written=apply or out_dir is not None, failures=failures)
+        elif not apply and out_dir is None:
+            rewrite_summary.render_diff(results, sys.stdout)
+        rewrite_summary.render_summary(results, settings.target, unsafe, sys.stderr, applied=apply, out_dir=out_dir, failures=failures)
+    problems = failures or [d for r in results for d in r.diagnostics]
+    raise typer.Exit(EXIT_FINDINGS if changed or problems else EXIT_CLEAN)
+
+
+class Backend(str, Enum):
+    auto = "auto"
+    mock = "mock"
+    neuron = "neuron"
+
+
+class CheckFmt(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def check(
+    ctx: typer.Context,
+    paths: Optional[List[Path]] = PathsArg,
+    target: Optional[Target] = TargetOpt,
+    backend: Backend = typer.Option(Backend.auto, "--backend", help="auto (real Neuron when present, else the CPU mock), mock or neuron."),
+    timeout: float = typer.Option(600.0, "--timeout", help="Seconds before the command is killed."),
+    python: Optional[str] = typer.Option(None, "--python", help="Python of the project's environment (default: the one in COMMAND, else this one)."),
+    unsafe_fixes: bool = typer.Option(True, "--unsafe-fixes/--no-unsafe-fixes", help="Count findings fixable only with --unsafe-fixes as left over."),
+    skip_static: bool = typer.Option(False, "--skip-static", help="Run only the command."),
+    output_format: CheckFmt = typer.Option(CheckFmt.text, "--output-format", "-f", help="text or json."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Prove the port: static checks of PATHs, then run `-- COMMAND` on the Neuron mock or SDK.
+
+    Everything after `--` is the command, run in a subprocess with a timeout; porttool executes user
+    code only here. Exit 0 only when every stage passed.
+    """
+    import json as _json
+
+    from porttool import api
+    from porttool.check import runtime_report
+    from porttool.check.static import check_static
+
+    command = list(ctx.args)
+    with _errors_to_exit_codes():
+        if not paths and not command:
+            paths = [Path(".")]
+        paths = list(paths or [])
+        missing = [p for p in paths if not p.exists()]
+        if missing:
+            raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
+        settings, registry, _ = _load(paths or [Path(".")], target, [], [], [], config)
+        static = None
+        if paths and not skip_static:
+            candidates = api.collect_candidates(paths, settings.exclude, registry)
+            static = check_static(candidates, api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe_fixes)
+        run = None
+        if command:
+            from porttool.check.runner import run_stage
+
+            if output_format is CheckFmt.text:
+                sys.stderr.write(f"porttool: running {' '.join(command)} (target {settings.target}, backend {backend.value})\n")
+            run = run_stage(command, target=settings.target, backend=backend.value, timeout=timeout, python=python, echo=output_format is CheckFmt.text)
+    passed = (static is None or static.passed) and (run is None or run.passed)
+    if output_format is CheckFmt.json:
+        doc = {
+            "schema_version": 1,
+            "target": settings.target,
+            "passed": passed,
+            "static": None if static is None else {
+                "passed": static.passed,
+                "files": static.files,
+                "torch_version": static.torch_version,
+                "notes": list(static.notes),
+                "problems": [vars(p) if hasattr(p, "__dict__") else p.__dict__ for p in static.problems],
+            },
+            "run": None if run is None else run.to_json(),
+        }
+        sys.stdout.write(_json.dumps(doc, indent=2, default=lambda o: o.__dict__) + "\n")
+    else:
+        out: list[str] = []
+        if static is not None:
+            out.append(f"static stage ({static.files} files, torch {static.torch_version or 'not installed'}): {'PASSED' if static.passed else 'FAILED'}")
+            out += [f"  {p.path}:{p.line}:{p.column}: {p.code + ' ' if p.code else ''}{p.message}" for p in static.problems]
+            out += [f"  note: {n}" for n in static.notes]
+        if run is not None:
+            out.append(runtime_report.render_text(run).rstrip("\n"))
+        out.append(f"porttool check --target {settings.target}: {'PASSED' if passed else 'FAILED'}")
+        sys.stdout.write("\n".join(out) + "\n")
+    raise typer.Exit(EXIT_CLEAN if passed else EXIT_FINDINGS)
+
+
 class RulesFmt(str, Enum):
     table = "table"
     json = "json"

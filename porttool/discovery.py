@@ -46,7 +46,7 @@ class Candidate:
 
 
 def _spec(patterns: Sequence[str]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
 def _read_gitignore(directory: Path) -> list[str]:

@@ -1,0 +1,135 @@
+"""The static stage of `porttool check`: the port parses, compiles, has nothing fixable left, and
+every dotted `torch.*` API it uses exists in the installed torch.
+
+Nothing is executed: names are resolved with the scanner's import table and looked up on the
+torch module (torch is imported here, in porttool's own process; the run stage uses the user's).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from porttool import api
+from porttool.discovery import Candidate
+from porttool.imports import ImportTable
+from porttool.model import Finding
+from porttool.sources import SourceFile, read_source
+
+# present only with the target's SDK installed, or resolved dynamically by torch
+UNCHECKABLE_PREFIXES = ("torch.neuron", "torch.ops", "torch.classes", "torch._C", "torch_xla", "torch_neuronx")
+
+
+@dataclass(frozen=True)
+class StaticProblem:
+    path: str
+    line: int
+    column: int
+    kind: str  # "syntax", "compile", "fixable", "missing-api", "unreadable"
+    message: str
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class StaticResult:
+    files: int
+    problems: tuple[StaticProblem, ...] = ()
+    torch_version: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def _torch() -> ModuleType | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def api_exists(qualified: str, torch: ModuleType) -> bool:
+    """True when `torch.a.b.c` resolves in this torch (importing submodules as needed)."""
+    parts = qualified.split(".")
+    obj: object = torch
+    for i, part in enumerate(parts[1:], start=1):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+            continue
+        try:
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+        except Exception:  # noqa: BLE001 - any import failure means the API is not there
+            return False
+    return True
+
+
+def _torch_names(tree: ast.AST, imports: ImportTable) -> list[tuple[str, ast.AST]]:
+    """Maximal dotted `torch.*` chains used in the module, with their nodes."""
+    found: list[tuple[str, ast.AST]] = []
+    inner: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            inner.add(id(node.value))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner and isinstance(getattr(node, "ctx", None), ast.Load):
+            q = imports.qualify(node)
+            if q and q.startswith("torch.") and not q.startswith(UNCHECKABLE_PREFIXES):
+                found.append((q, node))
+    return found
+
+
+def check_static(candidates: Sequence[Candidate], options: api.ScanOptions, *, unsafe: bool = True) -> StaticResult:
+    torch = _torch()
+    notes: list[str] = []
+    if torch is None:
+        notes.append("torch is not installed here: the torch API check was skipped (pip install 'porttool[check]')")
+    problems: list[StaticProblem] = []
+    cache: dict[str, bool] = {}
+    for candidate in candidates:
+        result = api.scan_one(candidate, options)
+        for d in result.diagnostics:
+            problems.append(StaticProblem(d.path, d.line, d.column, "syntax" if d.code == "PT902" else "unreadable", d.message, d.code))
+        for f in result.findings:
+            if _counts_as_left(f, unsafe):
+                problems.append(
+                    StaticProblem(f.path, f.span.line, f.span.column + 1, "fixable", f"{f.message} — still fixable for {options.target} ({f.status.value})", f.code)
+                )
+        if result.diagnostics or not candidate.path.name.endswith((".py", ".pyi")):
+            continue
+        source = read_source(candidate.path, result.path)
+        if not isinstance(source, SourceFile):
+            continue
+        try:
+            tree = ast.parse(source.text, filename=result.path)
+            compile(tree, result.path, "exec")
+        except (SyntaxError, ValueError) as exc:
+            problems.append(StaticProblem(result.path, getattr(exc, "lineno", 1) or 1, 0, "compile", f"does not compile: {exc}"))
+            continue
+        if torch is None:
+            continue
+        for qualified, node in _torch_names(tree, ImportTable(tree)):
+            if qualified not in cache:
+                cache[qualified] = api_exists(qualified, torch)
+            if not cache[qualified]:
+                problems.append(
+                    StaticProblem(
+                        result.path,
+                        node.lineno,  # type: ignore[attr-defined]
+                        node.col_offset + 1,  # type: ignore[attr-defined]
+                        "missing-api",
+                        f"`{qualified}` does not exist in the installed torch {torch.__version__}",
+                    )
+                )
+    problems.sort(key=lambda p: (p.path, p.line, p.column, p.kind))
+    return StaticResult(len(candidates), tuple(problems), getattr(torch, "__version__", None), tuple(notes))
+
+
+def _counts_as_left(finding: Finding, unsafe: bool) -> bool:
+    if finding.status.value == "safe":
+        return True
+    return unsafe and finding.status.value == "unsafe"

@@ -1,0 +1,123 @@
+"""Render what `porttool rewrite` did: the diff (stdout), a JSON record, the summary (stderr)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from porttool import __version__
+from porttool.model import FileResult, FixStatus
+
+
+def render_diff(results: Sequence[FileResult], stream: TextIO) -> None:
+    from porttool.workspace import unified_diff
+
+    text = "".join(unified_diff(r) for r in results)
+    if not text:
+        return
+    if stream.isatty():
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console(file=stream).print(Syntax(text, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        stream.write(text)
+
+
+def _tally(results: Sequence[FileResult]) -> dict[str, Counter[str]]:
+    tally: dict[str, Counter[str]] = {"fixed": Counter(), "held_back": Counter(), "manual": Counter(), "declined": Counter()}
+    for r in results:
+        applied = {(f.code, f.span) for f in r.applied}
+        held = {(f.code, f.span) for f in r.held_back}
+        tally["fixed"].update(f.code for f in r.applied)
+        tally["held_back"].update(f.code for f in r.held_back)
+        for f in r.findings:
+            key = (f.code, f.span)
+            if key in applied or key in held:
+                continue
+            if f.status is FixStatus.MANUAL:
+                tally["manual"][f.code] += 1
+            elif f.fixable and r.rewritten is not None:
+                tally["declined"][f.code] += 1
+    return tally
+
+
+def render_summary(
+    results: Sequence[FileResult],
+    target: str,
+    unsafe: bool,
+    stream: TextIO,
+    *,
+    applied: bool,
+    out_dir: Path | None,
+    failures: Sequence[tuple[str, str]],
+) -> None:
+    tally = _tally(results)
+    changed = [r for r in results if r.changed]
+    fixed, held, manual, declined = (sum(tally[k].values()) for k in ("fixed", "held_back", "manual", "declined"))
+    verb = "ported in place" if applied else (f"written to {out_dir}" if out_dir else "would change (diff above; --apply to write)")
+    lines = [f"porttool rewrite --target {target}: {len(changed)} of {len(results)} files {verb}"]
+    lines.append(f"  fixed: {fixed}" + (f" ({_codes(tally['fixed'])})" if fixed else ""))
+    if held:
+        lines.append(f"  held back (unsafe; use --unsafe-fixes): {held} ({_codes(tally['held_back'])})")
+    if manual:
+        lines.append(f"  left for a human (manual): {manual} ({_codes(tally['manual'])}); `porttool scan` lists them")
+    if declined:
+        lines.append(f"  not fixable at this site: {declined} ({_codes(tally['declined'])})")
+    for r in results:
+        for d in r.diagnostics:
+            lines.append(f"  {d.path}: {d.code} {d.message}")
+    for path, error in failures:
+        lines.append(f"  {path}: not written: {error}")
+    if not unsafe and held:
+        lines.append("  unsafe fixes change behaviour; `porttool explain CODE` says exactly how")
+    stream.write("\n".join(lines) + "\n")
+
+
+def _codes(counter: Counter[str]) -> str:
+    return ", ".join(f"{code}×{n}" for code, n in sorted(counter.items()))
+
+
+def render_json(
+    results: Sequence[FileResult],
+    target: str,
+    unsafe: bool,
+    stream: TextIO,
+    *,
+    written: bool,
+    failures: Sequence[tuple[str, str]],
+) -> None:
+    from porttool.workspace import unified_diff
+
+    failed = dict(failures)
+    files = []
+    for r in results:
+        if not (r.changed or r.findings or r.diagnostics):
+            continue
+        files.append(
+            {
+                "path": r.path,
+                "changed": r.changed,
+                "written": written and r.changed and r.path not in failed,
+                "error": failed.get(r.path),
+                "applied": [{"code": f.code, "line": f.span.line, "column": f.span.column + 1, "title": f.fix_title} for f in r.applied],
+                "held_back": [{"code": f.code, "line": f.span.line, "column": f.span.column + 1, "behaviour_change": f.behaviour_change} for f in r.held_back],
+                "diagnostics": [{"code": d.code, "message": d.message} for d in r.diagnostics],
+                "diff": unified_diff(r),
+            }
+        )
+    tally = _tally(results)
+    doc = {
+        "schema_version": 1,
+        "tool": {"name": "porttool", "version": __version__},
+        "target": target,
+        "unsafe_fixes": unsafe,
+        "summary": {k: dict(sorted(v.items())) for k, v in tally.items()},
+        "files": files,
+    }
+    json.dump(doc, stream, indent=2)
+    stream.write("\n")
+

@@ -1,0 +1,159 @@
+"""Where rewritten files go: in place (atomically, refusing to clobber uncommitted work) or a copy.
+
+`porttool rewrite --apply` writes only files whose content changed, each atomically, keeping
+encoding, BOM, newline style and mode (the text already carries its newlines; `SourceFile.encode`
+restores encoding and BOM). `--out-dir` writes a ported copy of the tree and never touches the
+source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from porttool.apply import write_atomic
+from porttool.model import FileResult
+from porttool.sources import SourceFile, read_source
+
+
+class WorkspaceError(Exception):
+    """Writing cannot go ahead (dirty files, a bad --out-dir); the message says why."""
+
+
+def unified_diff(result: FileResult) -> str:
+    if not result.changed:
+        return ""
+    assert result.original is not None and result.rewritten is not None
+    lines = difflib.unified_diff(
+        result.original.splitlines(keepends=True),
+        result.rewritten.splitlines(keepends=True),
+        fromfile=f"a/{result.path}",
+        tofile=f"b/{result.path}",
+    )
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+    return text
+
+
+def dirty_files(paths: Iterable[Path]) -> list[str]:
+    """Files among `paths` with uncommitted changes in their git work tree (empty outside git)."""
+    paths = list(paths)
+    if not paths:
+        return []
+    by_repo: dict[Path, list[Path]] = {}
+    for path in paths:
+        top = _git_toplevel(path.absolute().parent)
+        if top is not None:
+            by_repo.setdefault(top, []).append(path.absolute())
+    dirty: list[str] = []
+    for top, files in by_repo.items():
+        try:
+            out = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", *[str(f.relative_to(top)) for f in files]],
+                cwd=top,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.SubprocessError, ValueError):
+            continue
+        dirty += [line[3:] for line in out.splitlines() if line.strip()]
+    return sorted(dirty)
+
+
+def _git_toplevel(directory: Path) -> Path | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=directory, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else None
+
+
+def apply_in_place(results: Sequence[FileResult], sources: dict[str, Path]) -> list[tuple[str, str]]:
+    """Write each changed file atomically. Returns (path, error) for files that could not be written."""
+    failures: list[tuple[str, str]] = []
+    for result in results:
+        if not result.changed:
+            continue
+        path = sources[result.path]
+        error = _write_result(path, result)
+        if error:
+            failures.append((result.path, error))
+    return failures
+
+
+def _write_result(path: Path, result: FileResult, destination: Path | None = None) -> str | None:
+    current = read_source(path, result.path)
+    if not isinstance(current, SourceFile):
+        return current.message
+    if current.text != result.original:
+        return "the file changed while porttool was working on it; run again"
+    try:
+        data = current.encode(result.rewritten or "")
+    except UnicodeEncodeError as exc:
+        return f"the port cannot be written in the file's encoding ({current.encoding}): {exc.reason}"
+    try:
+        if destination is None:
+            write_atomic(path, data)
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(data)
+            shutil.copymode(path, destination)
+    except OSError as exc:
+        return f"cannot write: {exc.strerror or exc}"
+    return None
+
+
+def write_out_dir(results: Sequence[FileResult], sources: dict[str, Path], roots: Sequence[Path], out_dir: Path) -> list[tuple[str, str]]:
+    """Copy each root tree to `out_dir` (unchanged files too), then write the ported files there."""
+    out_dir = out_dir.absolute()
+    for root in roots:
+        resolved = root.resolve()
+        if out_dir == resolved or resolved in out_dir.parents:
+            raise WorkspaceError(f"--out-dir {out_dir} must not be inside the source tree {root}")
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise WorkspaceError(f"--out-dir {out_dir} exists and is not empty")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns(".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache")
+    anchors: list[tuple[Path, Path]] = []
+    for root in roots:
+        if root.is_dir():
+            dest = out_dir if len(roots) == 1 else out_dir / _safe_name(root)
+            shutil.copytree(root, dest, ignore=ignore, symlinks=True, dirs_exist_ok=True)
+            anchors.append((root.absolute(), dest))
+        else:
+            dest = out_dir / root.name
+            shutil.copy2(root, dest)
+            anchors.append((root.absolute(), dest))
+    failures: list[tuple[str, str]] = []
+    for result in results:
+        if not result.changed:
+            continue
+        path = sources[result.path].absolute()
+        destination = _destination(path, anchors)
+        if destination is None:
+            failures.append((result.path, "not under any of the given paths"))
+            continue
+        error = _write_result(sources[result.path], result, destination)
+        if error:
+            failures.append((result.path, error))
+    return failures
+
+
+def _safe_name(root: Path) -> str:
+    return root.absolute().name or "root"
+
+
+def _destination(path: Path, anchors: list[tuple[Path, Path]]) -> Path | None:
+    for source, dest in anchors:
+        if path == source:
+            return dest
+        try:
+            return dest / path.relative_to(source)
+        except ValueError:
+            continue
+    return None
+

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def registry():
+    from porttool.registry import load_registry
+
+    return load_registry()
+
+
+@pytest.fixture
+def run_cli(monkeypatch):
+    """Invoke the CLI in-process; returns (exit_code, stdout, stderr)."""
+    from typer.testing import CliRunner
+
+    from porttool.cli import app
+
+    def run(*args: str, cwd: Path | None = None, input: str | None = None):
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(app, list(args), input=input, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+@pytest.fixture
+def porttool_cmd():
+    """The command line of a real porttool process (for subprocess tests)."""
+    return [sys.executable, "-m", "porttool"]
+
+
+def write(path: Path, text: str, **kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, **kw)
+    return path
+
+
+os.environ.setdefault("PORTTOOL_NO_CACHE", "1")
