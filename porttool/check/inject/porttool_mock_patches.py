@@ -1,0 +1,285 @@
+"""Integrations of the simulated neuron device with torch APIs (stdlib + torch only).
+
+Split from ``porttool_neuron_mock`` (the tensor and the device): autocast kernels,
+``torch.accelerator``, data factories, ``torch.load``, ``torch.compile``, the ``neuron`` process
+group and the top-level model input signatures.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from porttool_events import RECORDER, user_frame
+from porttool_neuron_mock import (
+    _DEV,
+    _FLOAT64,
+    DEVICE_NAME,
+    NeuronTensor,
+    _is_neuron_device,
+    _NeuronModule,
+)
+
+# -- autocast ------------------------------------------------------------------------------------
+# PyTorch registers no Autocast kernels for PrivateUse1; a real backend ships its own.  These follow
+# the CUDA policy for the ops that matter in training loops.
+_LOWER_PRECISION = (
+    "mm",
+    "bmm",
+    "addmm",
+    "addbmm",
+    "baddbmm",
+    "matmul",
+    "linear",
+    "addmv",
+    "mv",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d.input",
+    "conv_transpose3d.input",
+    "_convolution",
+    "convolution",
+    "prelu",
+    "scaled_dot_product_attention",
+    "chain_matmul",
+    "linalg_vecdot",
+)
+_FP32 = (
+    "softmax.int",
+    "log_softmax.int",
+    "layer_norm",
+    "group_norm",
+    "nll_loss",
+    "cross_entropy_loss",
+    "mse_loss",
+    "binary_cross_entropy_with_logits",
+    "smooth_l1_loss",
+    "exp",
+    "log",
+    "pow.Tensor_Scalar",
+    "rsqrt",
+    "norm.Scalar",
+    "cumsum",
+    "sum",
+)
+_AUTOCAST_KEYSET = torch._C.DispatchKeySet(torch._C.DispatchKey.AutocastPrivateUse1)
+
+
+def _cast_args(args: Any, dtype: torch.dtype) -> Any:
+    def cast(a: Any) -> Any:
+        if isinstance(a, torch.Tensor):
+            if a.is_floating_point() and a.dtype is not dtype and a.device.type == DEVICE_NAME:
+                return a.to(dtype)
+            return a
+        if type(a) in (list, tuple):
+            return type(a)(cast(x) for x in a)
+        return a
+
+    return cast(args)
+
+
+def _autocast_kernel(op: Any, lower: bool) -> Callable[..., Any]:
+    def kernel(*args: Any, **kwargs: Any) -> Any:
+        dtype = torch.get_autocast_dtype(DEVICE_NAME) if lower else torch.float32
+        with torch._C._ExcludeDispatchKeyGuard(_AUTOCAST_KEYSET):
+            return op(*_cast_args(args, dtype), **_cast_args(kwargs, dtype))
+
+    return kernel
+
+
+
+def _patch_accelerator() -> None:
+    acc = torch.accelerator
+    module = _NeuronModule
+
+    def _active() -> bool:
+        cur = torch._C._accelerator_getAccelerator()
+        return cur is not None and cur.type == DEVICE_NAME
+
+    def patch(name: str, replacement: Callable[..., Any]) -> None:
+        original = getattr(acc, name, None)
+        if original is None:
+            return
+
+        @functools.wraps(original)
+        def patched(*args: Any, **kwargs: Any) -> Any:
+            return replacement(*args, **kwargs) if _active() else original(*args, **kwargs)
+
+        setattr(acc, name, patched)
+
+    patch("synchronize", lambda device=None: None)
+    patch("device_count", module.device_count)
+    patch("current_device_index", module.current_device)
+    patch("current_device_idx", module.current_device)
+    patch("set_device_index", module.set_device)
+    patch("set_device_idx", module.set_device)
+    for name in ("memory_allocated", "max_memory_allocated", "memory_reserved",
+                 "max_memory_reserved"):
+        patch(name, lambda device=None: 0)
+    patch("memory_stats", lambda device=None: {})
+    for name in ("empty_cache", "reset_peak_memory_stats", "reset_accumulated_memory_stats"):
+        patch(name, lambda device=None: None)
+
+
+# -- factories with data -------------------------------------------------------------------------
+def _patch_data_factories() -> None:
+    # torch.tensor(data, device="neuron") trips an internal assert for Python backends: build on
+    # CPU, then move.
+    for name in ("tensor", "as_tensor", "asarray"):
+        original = getattr(torch, name)
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original)
+            def factory(*args: Any, **kwargs: Any) -> Any:
+                device = kwargs.get("device")
+                if device is None or not _is_neuron_device(device):
+                    return original(*args, **kwargs)
+                kwargs["device"] = "cpu"
+                requires_grad = kwargs.pop("requires_grad", False)
+                out = original(*args, **kwargs)
+                if type(out) is NeuronTensor:
+                    return out
+                moved = NeuronTensor(out.detach())
+                if moved.dtype is _FLOAT64:
+                    RECORDER.fp64_on_device(f"torch.{original.__name__}", user_frame(2))
+                return moved.requires_grad_(True) if requires_grad else moved
+
+            return factory
+
+        setattr(torch, name, make(original))
+
+
+# -- torch.save / torch.load ---------------------------------------------------------------------
+def _to_device_tree(obj: Any) -> Any:
+    if type(obj) is torch.Tensor or type(obj) is torch.nn.Parameter:
+        moved = obj.to(_DEV)
+        return torch.nn.Parameter(moved, obj.requires_grad) if type(obj) is torch.nn.Parameter \
+            else moved
+    if isinstance(obj, dict):
+        out = type(obj)() if type(obj) is not dict else {}
+        for k, v in obj.items():
+            out[k] = _to_device_tree(v)
+        return out
+    if type(obj) in (list, tuple):
+        return type(obj)(_to_device_tree(v) for v in obj)
+    return obj
+
+
+def _patch_load() -> None:
+    original = torch.load
+
+    @functools.wraps(original)
+    def load(*args: Any, **kwargs: Any) -> Any:
+        location = kwargs.get("map_location", args[1] if len(args) > 1 else None)
+        if not _is_neuron_device(location):
+            return original(*args, **kwargs)
+        if len(args) > 1:
+            args = (args[0], "cpu") + tuple(args[2:])
+        else:
+            kwargs["map_location"] = "cpu"
+        return _to_device_tree(original(*args, **kwargs))
+
+    torch.load = load
+
+
+# -- torch.compile(backend="neuron") -------------------------------------------------------------
+def _patch_compile() -> None:
+    original = torch.compile
+
+    @functools.wraps(original)
+    def compile(model: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("backend") != DEVICE_NAME:
+            return original(model, *args, **kwargs)
+        frame = user_frame(2)
+        site = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
+        mode, dynamic = kwargs.get("mode"), kwargs.get("dynamic")
+        RECORDER.compile_call({"site": site, "mode": mode, "dynamic": dynamic,
+                               "fullgraph": kwargs.get("fullgraph", False)})
+        if dynamic:
+            raise RuntimeError(
+                "torch.compile(backend='neuron') does not support dynamic=True: the Neuron "
+                "backend compiles static shapes only (simulated by porttool's mock)"
+            )
+        if mode not in (None, "default"):
+            warnings.warn(
+                f"torch.compile(backend='neuron') ignores mode={mode!r}; only the default mode is "
+                "supported (simulated by porttool's mock)",
+                stacklevel=2,
+            )
+        if model is None:  # decorator form: @torch.compile(backend="neuron")
+            return lambda fn: fn
+        return model  # the mock runs the model eagerly
+
+    torch.compile = compile
+
+
+# -- distributed ---------------------------------------------------------------------------------
+def _register_process_group_backend() -> None:
+    import torch.distributed as dist
+
+    if not dist.is_available() or DEVICE_NAME in dist.Backend.backend_list:
+        return
+
+    def create(store: Any, rank: int, size: int, timeout: Any) -> Any:
+        from torch._C._distributed_c10d import ProcessGroupGloo
+
+        RECORDER.note("process group 'neuron' is simulated with gloo")
+        return ProcessGroupGloo(store, rank, size, timeout)
+
+    dist.Backend.register_backend(DEVICE_NAME, create, devices=["cpu", DEVICE_NAME])
+
+
+# -- top-level model input signatures -----------------------------------------------------------
+_hooked: dict[int, Any] = {}
+
+
+def _describe(value: Any, out: list[str]) -> None:
+    if isinstance(value, torch.Tensor):
+        out.append(f"{tuple(value.shape)}:{str(value.dtype).replace('torch.', '')}")
+    elif type(value) in (list, tuple):
+        for v in value:
+            _describe(v, out)
+    elif isinstance(value, dict):
+        for k in sorted(value, key=str):
+            _describe(value[k], out)
+
+
+def _input_hook(module: Any, args: Any, kwargs: Any) -> None:
+    parts: list[str] = []
+    _describe(args, parts)
+    _describe(kwargs, parts)
+    RECORDER.model_input(type(module).__qualname__, ", ".join(parts) or "<no tensors>")
+
+
+def _track_module(module: Any) -> None:
+    if id(module) in _hooked:
+        return
+    for sub in module.modules():  # a parent moved later supersedes its children
+        handle = _hooked.pop(id(sub), None)
+        if handle is not None:
+            handle.remove()
+    _hooked[id(module)] = module.register_forward_pre_hook(_input_hook, with_kwargs=True)
+
+
+def _patch_module_to() -> None:
+    original = torch.nn.Module.to
+
+    @functools.wraps(original)
+    def to(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        try:
+            first = next(iter(self.parameters()), None)
+            if first is None:
+                first = next(iter(self.buffers()), None)
+            if type(first) is NeuronTensor or (first is not None and first.device.type == DEVICE_NAME):
+                _track_module(self)
+        except Exception:  # noqa: BLE001,S110
+            pass
+        return result
+
+    torch.nn.Module.to = to  # type: ignore[method-assign]

@@ -1,0 +1,200 @@
+"""`--format sarif`: SARIF 2.1.0 for GitHub code scanning and other SARIF viewers.
+
+One run. `tool.driver.rules` holds every selected rule (so a viewer can explain a rule even in a
+clean run); results point at them by `ruleId` and `ruleIndex`. Columns are 1-based and counted in
+Unicode code points (`columnKind`), end columns exclusive. Paths are relative to `%SRCROOT%` (the
+directory porttool ran in). Files that could not be scanned are tool execution notifications, not
+results: they are facts about the run, not about the code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import quote
+
+from porttool.model import DIAGNOSTIC_CODES, Action, Applicability, Severity
+from porttool.report import (
+    PROJECT_URL,
+    rule_help_uri,
+    sorted_diagnostics,
+    sorted_findings,
+    sorted_targets,
+)
+
+if TYPE_CHECKING:
+    from porttool.model import Diagnostic, Finding, Rule, ScanReport, TargetFix
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+FINGERPRINT_KEY = "porttool/v1"
+LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:/")
+
+
+def render(report: ScanReport, stream: TextIO) -> None:
+    json.dump(to_dict(report), stream, indent=2, sort_keys=False, ensure_ascii=True)
+    stream.write("\n")
+
+
+def to_dict(report: ScanReport) -> dict[str, Any]:
+    rules = sorted(report.rules, key=lambda r: r.code)
+    rule_index = {rule.code: i for i, rule in enumerate(rules)}
+    notification_codes = sorted(DIAGNOSTIC_CODES)
+    notification_index = {code: i for i, code in enumerate(notification_codes)}
+    driver: dict[str, Any] = {
+        "name": "porttool",
+        "version": report.version,
+        "informationUri": PROJECT_URL,
+        "rules": [_rule(rule, report.target) for rule in rules],
+        "notifications": [
+            {"id": code, "name": DIAGNOSTIC_CODES[code], "defaultConfiguration": {"level": "error"}}
+            for code in notification_codes
+        ],
+    }
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "invocations": [
+                    {
+                        # The run itself completed: a file it could not scan is an error-level
+                        # notification, not a failed execution (SARIF 2.1.0 §3.20.14).
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": [
+                            _notification(d, notification_index) for d in sorted_diagnostics(report)
+                        ],
+                    }
+                ],
+                "columnKind": "unicodeCodePoints",
+                "properties": {"target": report.target},
+                "results": [_result(f, rule_index) for f in sorted_findings(report)],
+            }
+        ],
+    }
+
+
+def artifact_location(path: str) -> dict[str, str]:
+    """A relative path against `%SRCROOT%`; a path outside the scanned root as a `file:` URI."""
+    if path.startswith("/"):
+        return {"uri": "file://" + quote(path)}
+    if _WINDOWS_DRIVE.match(path):
+        return {"uri": "file:///" + quote(path, safe="/:")}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
+def _rule(rule: Rule, target: str) -> dict[str, Any]:
+    text, markdown = _help(rule)
+    properties: dict[str, Any] = {
+        "tags": ["portability", "cuda"] + ([rule.family] if rule.family else [])
+    }
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": rule.why},
+        "help": {"text": text, "markdown": markdown},
+        "helpUri": rule_help_uri(rule),
+        "defaultConfiguration": {"level": LEVELS[rule.severity_for(target)]},
+        "properties": properties,
+    }
+
+
+def _fix_summary(fix: TargetFix) -> str:
+    if fix.action is Action.KEEP:
+        return "not reported: this code works on this target"
+    if fix.action in (Action.REWRITE, Action.REMOVE):
+        if fix.applicability is Applicability.UNSAFE:
+            return f"unsafe fix (`porttool rewrite --unsafe-fixes`): {fix.title}. Behaviour change: {fix.behaviour_change}"
+        return f"fix (`porttool rewrite`): {fix.title}"
+    kind = "manual" if fix.action is Action.MANUAL else "hint"
+    return f"{kind}: {fix.guidance}"
+
+
+def _help(rule: Rule) -> tuple[str, str]:
+    targets = sorted_targets(rule.fixes)
+    text = [rule.why, "", "Fix by target:"]
+    text += [f"- {t}: {' '.join(_fix_summary(rule.fixes[t]).split())}" for t in targets]
+    markdown = [
+        f"**{rule.code} {rule.name}**: {rule.summary}",
+        "",
+        rule.why,
+        "",
+        "**Fix by target**",
+        "",
+    ]
+    markdown += [f"- `{t}`: {' '.join(_fix_summary(rule.fixes[t]).split())}" for t in targets]
+    if rule.known_problems:
+        text += ["", "Known problems:", rule.known_problems]
+        markdown += ["", "**Known problems**", "", rule.known_problems]
+    if rule.references:
+        text += ["", "References:"] + [f"- {ref}" for ref in rule.references]
+        markdown += ["", "**References**", ""] + [f"- <{ref}>" for ref in rule.references]
+    return "\n".join(text), "\n".join(markdown)
+
+
+def _region(line: int, column: int, end_line: int, end_column: int) -> dict[str, int]:
+    return {
+        "startLine": line,
+        "startColumn": column + 1,
+        "endLine": end_line,
+        "endColumn": end_column + 1,
+    }
+
+
+def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
+    span = finding.span
+    result: dict[str, Any] = {"ruleId": finding.code}
+    if finding.code in rule_index:
+        result["ruleIndex"] = rule_index[finding.code]
+    result["level"] = LEVELS[finding.severity]
+    result["message"] = {"text": finding.message}
+    result["locations"] = [
+        {
+            "physicalLocation": {
+                "artifactLocation": artifact_location(finding.path),
+                "region": _region(span.line, span.column, span.end_line, span.end_column),
+            }
+        }
+    ]
+    if finding.fingerprint:
+        result["partialFingerprints"] = {FINGERPRINT_KEY: finding.fingerprint}
+    properties: dict[str, Any] = {
+        "target": finding.target,
+        "fixStatus": finding.status.value,
+        "fixTitle": finding.fix_title,
+    }
+    if finding.behaviour_change:
+        properties["behaviourChange"] = finding.behaviour_change
+    if finding.guidance:
+        properties["guidance"] = finding.guidance
+    if finding.in_dispatch:
+        properties["inDispatch"] = True
+    if finding.cell is not None:
+        # The region's lines count within this cell (0-based index into the notebook's cells).
+        properties["cell"] = finding.cell
+    result["properties"] = properties
+    return result
+
+
+def _notification(diagnostic: Diagnostic, index: dict[str, int]) -> dict[str, Any]:
+    descriptor: dict[str, Any] = {"id": diagnostic.code}
+    if diagnostic.code in index:
+        descriptor["index"] = index[diagnostic.code]
+    return {
+        "descriptor": descriptor,
+        "level": "error",
+        "message": {"text": diagnostic.message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": artifact_location(diagnostic.path),
+                    "region": {"startLine": diagnostic.line, "startColumn": diagnostic.column + 1},
+                }
+            }
+        ],
+    }
