@@ -33,11 +33,12 @@ class ScanOptions:
     root: str  # paths are displayed relative to this directory when below it
 
 
-_COMPILED: dict[int, CompiledRules] = {}
+_COMPILED: dict[str, CompiledRules] = {}
 
 
 def compiled(registry: Registry) -> CompiledRules:
-    key = id(registry)
+    """The matcher index for a registry, built once per process (keyed by the rules' content)."""
+    key = registry.signature
     rules = _COMPILED.get(key)
     if rules is None:
         rules = _COMPILED[key] = CompiledRules.build(registry)

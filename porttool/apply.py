@@ -18,7 +18,7 @@ from pathlib import Path
 
 import libcst as cst
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from porttool.fixes import PORTABLE_DEVICE_EXPR, PORTABLE_DEVICE_NAME, FixContext, FixDeclined, build_replacement
@@ -187,11 +187,8 @@ def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, 
     if not transformer.applied and not transformer.marked:
         return text, [], declined, 0
 
-    context = CodemodContext()
-    for module_name, obj, asname in transformer.imports:
-        AddImportsVisitor.add_needed_import(context, module_name, obj, asname)
     if transformer.imports:
-        new_module = AddImportsVisitor(context).transform_module(new_module)
+        new_module = _add_imports(new_module, transformer.imports)
     if transformer.needs_device_constant and not has_device:
         new_module = _insert_after_imports(new_module, f"{device_name} = {PORTABLE_DEVICE_EXPR.replace('torch.', torch_name + '.')}")
     if transformer.applied:
@@ -349,17 +346,54 @@ def _device_constant(module: cst.Module) -> tuple[str, bool]:
     return "PORTTOOL_DEVICE", True
 
 
-def _insert_after_imports(module: cst.Module, statement: str) -> cst.Module:
-    body = list(module.body)
+def _after_leading_imports(body: Sequence[cst.CSTNode]) -> int:
     index = 0
     for i, stmt in enumerate(body):
         if _is_import_like(stmt, i):
             index = i + 1
         else:
             break
-    new = cst.parse_statement(statement + "\n")
-    body.insert(index, new)
+    return index
+
+
+def _insert_after_imports(module: cst.Module, statement: str) -> cst.Module:
+    body = list(module.body)
+    body.insert(_after_leading_imports(body), cst.parse_statement(statement + module.default_newline, config=module.config_for_parsing))
     return module.with_changes(body=body)
+
+
+def _add_imports(module: cst.Module, imports: Sequence[tuple[str, str | None, str | None]]) -> cst.Module:
+    """Add the imports fixes need, once each, right after the module's leading imports.
+
+    Unlike libcst's AddImportsVisitor this keeps the file's own layout (no blank line is added
+    between the imports and the code), so the diff shows only the import itself.
+    """
+    present: set[tuple[str, str | None]] = set()
+    for statement in module.body:
+        for small in _small_statements(statement):
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    if alias.asname is None:
+                        present.add((cst.helpers.get_full_name_for_node(alias.name) or "", None))
+            elif isinstance(small, cst.ImportFrom) and small.module is not None and not isinstance(small.names, cst.ImportStar):
+                mod = cst.helpers.get_full_name_for_node(small.module) or ""
+                for alias in small.names:
+                    if alias.asname is None:
+                        present.add((mod, cst.helpers.get_full_name_for_node(alias.name)))
+    lines: list[str] = []
+    for module_name, obj, asname in imports:
+        key = (module_name, obj)
+        if key in present:
+            continue
+        present.add(key)
+        text = f"import {module_name}" if obj is None else f"from {module_name} import {obj}"
+        lines.append(text + (f" as {asname}" if asname else ""))
+    if not lines:
+        return module
+    body = list(module.body)
+    index = _after_leading_imports(body)
+    new = [cst.parse_statement(line + module.default_newline, config=module.config_for_parsing) for line in lines]
+    return module.with_changes(body=[*body[:index], *new, *body[index:]])
 
 
 def _is_import_like(stmt: cst.CSTNode, index: int) -> bool:

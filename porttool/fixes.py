@@ -105,7 +105,7 @@ class _Substitute(cst.CSTTransformer):
             args.append(arg)
         if not spliced:
             return updated
-        if args:
+        if args:  # noqa: SIM102
             last = args[-1]
             if isinstance(last.comma, cst.Comma) and not getattr(self.names.get("__pt_args__"), "trailing_comma", False):
                 args[-1] = last.with_changes(comma=cst.MaybeSentinel.DEFAULT)
@@ -116,7 +116,9 @@ class _Substitute(cst.CSTTransformer):
                 else a
                 for i, a in enumerate(args)
             ]
-        return updated.with_changes(args=args)
+        bound = self.names.get("__pt_args__")
+        whitespace = bound.whitespace_before_args if isinstance(bound, ArgList) else updated.whitespace_before_args
+        return updated.with_changes(args=args, whitespace_before_args=whitespace)
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
         bound = self.names.get(updated.value)
@@ -132,6 +134,7 @@ class ArgList:
     """A call's argument list, spliced into a template's call where `{args}` stands."""
 
     args: tuple[cst.Arg, ...]
+    whitespace_before_args: cst.BaseParenthesizableWhitespace = cst.SimpleWhitespace("")
 
     @property
     def trailing_comma(self) -> bool:
@@ -143,7 +146,7 @@ def bind_nodes(node: cst.CSTNode) -> dict[str, object]:
     nodes: dict[str, object] = {}
     call = node if isinstance(node, cst.Call) else None
     if call is not None:
-        nodes["args"] = ArgList(tuple(call.args))  # type: ignore[assignment]
+        nodes["args"] = ArgList(tuple(call.args), call.whitespace_before_args)
         positional = [a for a in call.args if a.keyword is None and not a.star]
         for i, arg in enumerate(positional):
             nodes[f"arg{i}"] = arg.value

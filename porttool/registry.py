@@ -73,6 +73,8 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "import": ({"names"}, set()),
     "environ": ({"pattern"}, set()),
     "file": ({"globs"}, set()),
+    "identifier": ({"pattern"}, set()),
+    "string": ({"values"}, set()),
 }
 DEVICE_STRING_POSITIONS = {"device", "ambiguous", "map_location", "device_type"}
 PLACEHOLDER_RE = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
@@ -202,7 +204,7 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
         positions = _strs(match["positions"], source, "match.positions")
         bad = set(positions) - DEVICE_STRING_POSITIONS
         _require(not bad, source, "match.positions", f"unknown position(s) {sorted(bad)}")
-    if kind == "environ":
+    if kind in ("environ", "identifier"):
         try:
             re.compile(match["pattern"])
         except (re.error, TypeError) as exc:
@@ -366,7 +368,7 @@ class Registry:
 
         h = hashlib.sha256()
         for r in self.rules:
-            h.update(repr((r.code, r.match, r.fixes, r.severity)).encode())
+            h.update(repr((r.code, r.name, r.message, r.summary, r.match, r.fixes, r.severity)).encode())
         return h.hexdigest()[:16]
 
 

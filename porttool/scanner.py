@@ -19,6 +19,7 @@ from porttool.model import Rule, Site, Span
 from porttool.registry import Registry
 
 CUDA_LITERAL = re.compile(r"^cuda(:\d+)?$")
+OPTION_STRING = re.compile(r"^--?[A-Za-z][\w-]*$")  # a command-line option name like --no-cuda
 CUDA_PREFIX_FORMATS = ("cuda:%d", "cuda:%s", "cuda:%i", "cuda:{}", "cuda:{0}")
 DEVICE_KEYWORDS = {"device": "device", "map_location": "map_location", "device_type": "device_type"}
 DEVICE_TYPE_CALLS = {
@@ -61,6 +62,8 @@ class CompiledRules:
     imports: list[tuple[str, Rule]] = field(default_factory=list)
     environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     files: list[tuple[tuple[str, ...], Rule]] = field(default_factory=list)
+    identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
+    strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     triggers: set[str] = field(default_factory=set)
     prefilter: re.Pattern[str] | None = None
 
@@ -104,14 +107,23 @@ class CompiledRules:
                 c.environs.append((pattern, rule))
             elif kind == "file":
                 c.files.append((tuple(m["globs"]), rule))
+            elif kind == "identifier":
+                c.identifiers.append((re.compile(m["pattern"]), rule))
+                words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
+                c.triggers.add(max(words, key=len) if words else "")
+            elif kind == "string":
+                for value in m["values"]:
+                    c.strings[str(value)].append(rule)
+                    c.triggers.add(str(value))
         alternatives = [re.escape(t) for t in sorted(c.triggers) if t]
-        alternatives += [p.pattern.lstrip("^").rstrip("$") for p, _ in c.environs]
         c.prefilter = re.compile("|".join(alternatives)) if alternatives else None
         return c
 
     def may_match(self, text: str) -> bool:
         """The cheap text prefilter: can this source produce any site at all?"""
-        return self.prefilter is not None and self.prefilter.search(text) is not None
+        if self.prefilter is not None and self.prefilter.search(text) is not None:
+            return True
+        return any(p.search(text) for p, _ in self.environs)
 
     def file_rules(self, filename: str) -> list[Rule]:
         return [rule for globs, rule in self.files if any(fnmatch.fnmatch(filename, g) for g in globs)]
@@ -165,9 +177,12 @@ class _Scanner:
         self.lines = re.split(r"\r\n|\r|\n", source)
         self.sites: list[Site] = []
         self.fallbacks: list[Site] = []
+        self.weak: list[Site] = []  # identifier sites: only on lines nothing else reports
         self.handled: set[int] = set()  # ids of string nodes already classified
         self.loop_depth = 0
         self.in_dispatch = False
+        self.identifier_lines: set[int] = set()
+        self.callees: set[int] = set()
 
     # positions -------------------------------------------------------------------------------
     def _col(self, line: int, byte_col: int) -> int:
@@ -197,6 +212,8 @@ class _Scanner:
         )
         if rule.match.get("fallback"):
             self.fallbacks.append(site)
+        elif rule.match["kind"] in ("identifier", "string"):
+            self.weak.append(site)
         else:
             self.sites.append(site)
 
@@ -330,10 +347,35 @@ class _Scanner:
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self._reference(node)
+        if self.rules.identifiers and node.id not in self.imports.aliases:
+            self._identifier(node, node.id)
+
+    def _identifier(self, node: ast.AST, name: str) -> None:
+        """A CUDA-named switch (`use_cuda`, `args.cuda`, `--no-cuda`): one site per line at most."""
+        line = getattr(node, "lineno", 0)
+        if line in self.identifier_lines:
+            return
+        for pattern, rule in self.rules.identifiers:
+            if pattern.search(name):
+                self.identifier_lines.add(line)
+                self.add(rule, node, name=name)
+                return
+
+    def visit_arg(self, node: ast.arg) -> None:
+        if self.rules.identifiers:
+            self._identifier(node, node.arg)
+        self.generic_visit(node)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        if self.rules.identifiers and node.arg:
+            self._identifier(node, node.arg)
+        self.generic_visit(node)
 
     def visit_Attribute(self, node: ast.Attribute, maximal: bool = True) -> None:
         if maximal and isinstance(node.ctx, ast.Load):
             self._reference(node)
+        if self.rules.identifiers and id(node) not in self.callees and not self.imports.is_module_path(node):
+            self._identifier(node, node.attr)
         if node.attr in self.rules.attributes and not self.imports.is_module_path(node.value):
             for rule in self.rules.attributes[node.attr]:
                 self._method_site(rule, node, node)
@@ -366,7 +408,11 @@ class _Scanner:
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if id(node) not in self.handled:
-            self._device_string(node, "ambiguous")
+            if isinstance(node.value, str) and node.value in self.rules.strings:
+                for rule in self.rules.strings[node.value]:
+                    self.add(rule, node, value=node.value)
+            elif not self._device_string(node, "ambiguous") and self.rules.identifiers and isinstance(node.value, str) and OPTION_STRING.match(node.value):
+                self._identifier(node, node.value)
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
         if id(node) not in self.handled and self._device_string(node, "ambiguous"):
@@ -399,6 +445,7 @@ class _Scanner:
     # calls -----------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        self.callees.add(id(func))  # a method name is not a switch name
         q = self.imports.qualify(func)
         if q:
             for rule in _match_name(q, self.rules.calls, self.rules.call_prefixes):
@@ -508,6 +555,8 @@ def scan_tree(source: str, tree: ast.Module, rules: CompiledRules) -> list[Site]
     scanner.visit(tree)
     claimed = {s.claim for s in scanner.sites if s.claim is not None}
     sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
+    reported_lines = {line for s in sites for line in range(s.span.line, s.span.end_line + 1)}
+    sites += [s for s in scanner.weak if s.span.line not in reported_lines]
     sites.sort(key=lambda s: (s.span.line, s.span.column, s.code))
     return sites
 

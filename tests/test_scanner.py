@@ -90,5 +90,5 @@ def test_per_backend_dispatch_is_recognised(registry):
 
 def test_prefilter_skips_files_without_triggers(registry):
     rules = api.compiled(registry)
-    assert not rules.may_match("import numpy as np\nprint(np.zeros(3))\n")
+    assert not rules.may_match("import os\nprint(os.getcwd())\n")
     assert rules.may_match("import torch\ntorch.cuda.synchronize()\n")
