@@ -251,6 +251,7 @@ class _Rewriter(cst.CSTTransformer):
         self.imports: list[tuple[str, str | None, str | None]] = []
         self.needs_device_constant = False
         self.marked = 0
+        self._positional_follows: dict[cst.CSTNode, bool] = {}
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
         # structural clean-ups first (leave_* below), then this node's own fixes and markers
@@ -267,6 +268,10 @@ class _Rewriter(cst.CSTTransformer):
             if isinstance(replacement, cst.RemovalSentinel) and not isinstance(node, (cst.BaseSmallStatement, cst.Arg, cst.BaseStatement)):
                 self.declined.append((site, "an expression used as a value cannot be removed"))
                 continue
+            if isinstance(replacement, cst.RemovalSentinel) and isinstance(node, cst.Arg) and node.keyword is None and site.node_type == "arg":
+                if self._positional_follows.get(original_node, False):
+                    self.declined.append((site, "removing this positional argument would shift the ones after it"))
+                    continue
             self.applied.append(site)
             self.imports.extend(ctx.imports)
             self.needs_device_constant |= ctx.needs_device_constant
@@ -284,6 +289,11 @@ class _Rewriter(cst.CSTTransformer):
             return statement
         self.marked += len(new_lines)
         return statement.with_changes(leading_lines=[*statement.leading_lines, *new_lines])  # type: ignore[attr-defined]
+
+    def visit_Call(self, node: cst.Call) -> None:
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        for i, arg in enumerate(positional):
+            self._positional_follows[arg] = i < len(positional) - 1
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):  # type: ignore[no-untyped-def]
         # an argument removed from the end must not leave a dangling comma behind

@@ -91,6 +91,8 @@ class CompiledRules:
                     c.arguments[name].append(rule)
                 strings = [v for v in m.get("values", []) if isinstance(v, str)]
                 c.triggers.update(strings or [m["keyword"]])
+                if "position" in m and not strings:  # a positional use does not spell the keyword
+                    c.triggers.update(_trigger_of(name) for name in m["names"])
             elif kind == "device-string":
                 for pos in m["positions"]:
                     c.device_strings[pos].append(rule)

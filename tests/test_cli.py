@@ -1,0 +1,161 @@
+"""CLI contract: exit codes first, then parsed output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from porttool import docs
+from porttool.registry import load_registry
+
+REPO = Path(__file__).resolve().parent.parent
+CUDA_FILE = "import torch\nmodel = torch.nn.Linear(2, 2).cuda()\ntorch.cuda.synchronize()\n"
+
+
+def test_scan_exit_codes(tmp_path, run_cli):
+    (tmp_path / "clean.py").write_text("import torch\nx = torch.ones(2)\n")
+    code, out, err = run_cli("scan", str(tmp_path / "clean.py"))
+    assert code == 0
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    code, out, err = run_cli("scan", str(tmp_path))
+    assert code == 1
+    code, _, _ = run_cli("scan", str(tmp_path), "--exit-zero")
+    assert code == 0
+    code, _, _ = run_cli("scan", str(tmp_path), "--fail-on", "error", "--select", "PT8")
+    assert code == 0  # only hints selected, below the threshold
+    code, _, err = run_cli("scan", str(tmp_path / "nope.py"))
+    assert code == 2 and "no such file" in err
+    code, _, err = run_cli("scan", str(tmp_path), "--select", "PT999")
+    assert code == 2 and "PT999" in err
+
+
+def test_scan_no_files_is_clean(tmp_path, run_cli):
+    code, out, _ = run_cli("scan", str(tmp_path), "-f", "json")
+    assert code == 0 and json.loads(out)["findings"] == []
+
+
+def test_scan_json_findings(tmp_path, run_cli):
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    code, out, _ = run_cli("scan", str(tmp_path), "-f", "json", "--target", "portable")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and doc["target"] == "portable"
+    found = {(f["code"], f["line"]) for f in doc["findings"]}
+    assert {("PT001", 2), ("PT105", 3)} <= found
+    assert all(f["fix"]["status"] in ("safe", "unsafe", "manual", "none") for f in doc["findings"])
+
+
+def test_broken_file_is_a_diagnostic_not_a_crash(tmp_path, run_cli):
+    (tmp_path / "py2.py").write_text("print 'hello'\nimport torch\ntorch.cuda.synchronize()\n")
+    (tmp_path / "ok.py").write_text(CUDA_FILE)
+    code, out, _ = run_cli("scan", str(tmp_path), "-f", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [d["code"] for d in doc["diagnostics"]] == ["PT902"]
+    assert any(f["path"].endswith("ok.py") for f in doc["findings"])
+
+
+def test_invalid_rule_dir_exits_2_naming_file_and_key(tmp_path, run_cli):
+    bad = tmp_path / "rules" / "device"
+    bad.mkdir(parents=True)
+    (bad / "PT099-bad-rule.toml").write_text('code = "PT099"\nname = "bad-rule"\nsummary = "x"\nwhy = "y"\nseverity = "error"\nbogus = 1\nexamples = []\nvalid = []\n[match]\nkind = "call"\nnames = ["torch.x"]\n[fix]\n')
+    code, _, err = run_cli("scan", str(tmp_path), "--rules-dir", str(tmp_path / "rules"))
+    assert code == 2 and "PT099-bad-rule.toml" in err and "bogus" in err
+
+
+def test_config_file_is_read_and_cli_wins(tmp_path, run_cli):
+    (tmp_path / "pyproject.toml").write_text('[tool.porttool]\ntarget = "neuron-xla"\nignore = ["PT105"]\n')
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    code, out, _ = run_cli("scan", "cuda.py", "-f", "json", cwd=tmp_path)
+    doc = json.loads(out)
+    assert doc["target"] == "neuron-xla" and not any(f["code"] == "PT105" for f in doc["findings"])
+    code, out, _ = run_cli("scan", "cuda.py", "-f", "json", "--target", "portable", cwd=tmp_path)
+    assert json.loads(out)["target"] == "portable"
+    (tmp_path / "pyproject.toml").write_text('[tool.porttool]\ntargett = "x"\n')
+    code, _, err = run_cli("scan", "cuda.py", cwd=tmp_path)
+    assert code == 2 and "targett" in err
+
+
+def test_rewrite_diff_then_apply(tmp_path, run_cli):
+    path = tmp_path / "cuda.py"
+    path.write_text(CUDA_FILE)
+    code, out, err = run_cli("rewrite", str(path))
+    assert code == 1 and "-model = torch.nn.Linear(2, 2).cuda()" in out and '+model = torch.nn.Linear(2, 2).to("neuron")' in out
+    assert path.read_text() == CUDA_FILE  # diff mode writes nothing
+    code, out, err = run_cli("rewrite", str(path), "--apply", "--allow-dirty")
+    assert code == 1 and "fixed: 2" in err
+    assert path.read_text() == 'import torch\nmodel = torch.nn.Linear(2, 2).to("neuron")\ntorch.accelerator.synchronize()\n'
+    code, out, _ = run_cli("rewrite", str(path), "--apply")
+    assert code == 0 and out == ""  # a second run changes nothing
+
+
+def test_rewrite_out_dir_leaves_source(tmp_path, run_cli):
+    src = tmp_path / "proj"
+    src.mkdir()
+    (src / "a.py").write_text(CUDA_FILE)
+    (src / "data.txt").write_text("keep me\n")
+    code, _, _ = run_cli("rewrite", str(src), "--target", "portable", "--out-dir", str(tmp_path / "out"))
+    assert (src / "a.py").read_text() == CUDA_FILE
+    assert (tmp_path / "out" / "data.txt").read_text() == "keep me\n"
+    assert "torch.accelerator.synchronize()" in (tmp_path / "out" / "a.py").read_text()
+
+
+def test_apply_refuses_dirty_git_files(tmp_path, run_cli):
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    path = tmp_path / "a.py"
+    path.write_text("import torch\n")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "a.py"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"], check=True)
+    path.write_text(CUDA_FILE)
+    code, _, err = run_cli("rewrite", str(path), "--apply")
+    assert code == 2 and "uncommitted" in err and path.read_text() == CUDA_FILE
+
+
+def test_explain_and_rules(run_cli):
+    code, out, _ = run_cli("explain", "PT001")
+    assert code == 0 and "cuda-method-call" in out and "neuron" in out and "Before:" in out
+    code, out, _ = run_cli("rules", "-f", "json")
+    data = json.loads(out)
+    assert code == 0 and len(data["rules"]) == len(load_registry())
+    code, _, err = run_cli("explain", "PT999")
+    assert code == 2
+
+
+def test_readme_rule_table_is_current():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert docs.update_readme(readme, load_registry()) == readme, "README rule table is stale: run `python -m porttool.docs`"
+
+
+def test_scan_never_imports_torch(tmp_path):
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    code = (
+        "import sys; from porttool.cli import main; sys.argv=['porttool','scan',%r,'--exit-zero','-f','json'];\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'scan imported torch'\n" % str(tmp_path)
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_installed_wheel_scans_outside_the_source_tree(tmp_path):
+    """Build the wheel, install it in a fresh venv, and scan from outside the repository."""
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)], check=True, capture_output=True)
+    wheel = next(dist.glob("porttool-*.whl"))
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--target", str(target), str(wheel)], check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    py = sys.executable
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    (work / "t.py").write_text(CUDA_FILE)
+    out = subprocess.run([py, "-m", "porttool", "scan", "t.py", "-f", "json"], cwd=work, capture_output=True, text=True, env=env)
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    assert {f["code"] for f in doc["findings"]} >= {"PT001", "PT105"}
+    where = subprocess.run([py, "-c", "import porttool.registry as r; print(r.builtin_rules_dir())"], cwd=work, capture_output=True, text=True, check=True, env=env).stdout
+    assert str(target) in where and str(REPO) not in where
