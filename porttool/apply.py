@@ -171,6 +171,8 @@ def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, 
     declined: list[tuple[Site, str]] = []
     for site, rule, fix in plan.fixes:
         node = locator.find(site)
+        if node is not None and fix.action is Action.REMOVE and isinstance(node, cst.Call):
+            node = locator.statement_of(node) or node  # a call on its own line: remove the statement
         if node is None:
             declined.append((site, "porttool could not locate this site in the syntax tree"))
             continue
@@ -192,7 +194,7 @@ def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, 
     if transformer.needs_device_constant and not has_device:
         new_module = _insert_after_imports(new_module, f"{device_name} = {PORTABLE_DEVICE_EXPR.replace('torch.', torch_name + '.')}")
     if transformer.applied:
-        removable = _cuda_imports(new_module)
+        removable = _cuda_imports(new_module, transformer.touched_names)
         if removable:
             remove_context = CodemodContext()
             for module_name, obj, asname in removable:
@@ -231,6 +233,12 @@ class _Locator:
                         best = (size, node)
         return best[1] if best else None
 
+    def statement_of(self, call: cst.Call) -> cst.CSTNode | None:
+        for _, _, node in self.by_type.get(cst.Expr, ()):
+            if node.value is call:  # type: ignore[attr-defined]
+                return node
+        return None
+
     def statement_at(self, site: Site) -> cst.CSTNode | None:
         want = (site.span.line, site.span.column)
         best: tuple[tuple[int, int], cst.CSTNode] | None = None
@@ -252,6 +260,7 @@ class _Rewriter(cst.CSTTransformer):
         self.needs_device_constant = False
         self.marked = 0
         self._positional_follows: dict[cst.CSTNode, bool] = {}
+        self.touched_names: set[str] = set()  # names the replaced code used (their imports may now be unused)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
         # structural clean-ups first (leave_* below), then this node's own fixes and markers
@@ -273,6 +282,7 @@ class _Rewriter(cst.CSTTransformer):
                     self.declined.append((site, "removing this positional argument would shift the ones after it"))
                     continue
             self.applied.append(site)
+            self.touched_names.update(n.value for n in _names_in(original_node))
             self.imports.extend(ctx.imports)
             self.needs_device_constant |= ctx.needs_device_constant
             if not isinstance(replacement, cst.CSTNode):
@@ -298,10 +308,13 @@ class _Rewriter(cst.CSTTransformer):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):  # type: ignore[no-untyped-def]
         # an argument removed from the end must not leave a dangling comma behind
         if len(updated_node.args) < len(original_node.args) and updated_node.args:
-            had_trailing = isinstance(original_node.args[-1].comma, cst.Comma)
+            original_comma = original_node.args[-1].comma
             last = updated_node.args[-1]
-            if not had_trailing and isinstance(last.comma, cst.Comma):
+            if not isinstance(original_comma, cst.Comma) and isinstance(last.comma, cst.Comma):
                 updated_node = updated_node.with_changes(args=[*updated_node.args[:-1], last.with_changes(comma=cst.MaybeSentinel.DEFAULT)])
+            elif isinstance(original_comma, cst.Comma):
+                # keep the call's own trailing comma and the layout before its `)`
+                updated_node = updated_node.with_changes(args=[*updated_node.args[:-1], last.with_changes(comma=original_comma)])
         return updated_node
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):  # type: ignore[no-untyped-def]
@@ -417,8 +430,22 @@ def _is_import_like(stmt: cst.CSTNode, index: int) -> bool:
     return False
 
 
-def _cuda_imports(module: cst.Module) -> list[tuple[str, str | None, str | None]]:
-    """CUDA-specific imports that may have become unused (RemoveImportsVisitor checks use)."""
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.append(n)
+
+    node.visit(_Collect())
+    return found
+
+
+def _cuda_imports(module: cst.Module, touched: set[str] = frozenset()) -> list[tuple[str, str | None, str | None]]:  # type: ignore[assignment]
+    """Imports that may have become unused: CUDA-specific ones, and names the replaced code used.
+
+    RemoveImportsVisitor removes each only if nothing uses it any more.
+    """
     found: list[tuple[str, str | None, str | None]] = []
     for statement in module.body:
         for small in _small_statements(statement):
@@ -427,7 +454,7 @@ def _cuda_imports(module: cst.Module) -> list[tuple[str, str | None, str | None]
                 for alias in small.names:
                     name = cst.helpers.get_full_name_for_node(alias.name) or ""
                     asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
-                    if CUDA_WORDS.search(f"{mod}.{name}"):
+                    if CUDA_WORDS.search(f"{mod}.{name}") or (asname or name) in touched:
                         found.append((mod, name, asname))
             elif isinstance(small, cst.Import):
                 for alias in small.names:

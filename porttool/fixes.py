@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
@@ -40,7 +41,8 @@ class FixContext:
             return  # torch is already imported under an alias; templates are renamed to it
         self.imports.append((module, obj, asname))
 
-    def decline(self, reason: str) -> None:
+    def decline(self, reason: str) -> Any:
+        """Record why this site is left alone; returns None so `return ctx.decline(...)` reads well."""
         self.declined = reason
         return None
 

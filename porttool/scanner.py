@@ -90,7 +90,7 @@ class CompiledRules:
                 for name in m["names"]:
                     c.arguments[name].append(rule)
                 strings = [v for v in m.get("values", []) if isinstance(v, str)]
-                c.triggers.update(strings or [m["keyword"]])
+                c.triggers.update([_trigger_of(v) if "." in v else v for v in strings] or [m["keyword"]])
                 if "position" in m and not strings:  # a positional use does not spell the keyword
                     c.triggers.update(_trigger_of(name) for name in m["names"])
             elif kind == "device-string":
@@ -505,7 +505,9 @@ class _Scanner:
         if target is None or value is None:
             return
         if "values" in m:
-            if not (isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in m["values"])):
+            dotted = self.imports.qualify(value) if isinstance(value, (ast.Name, ast.Attribute)) else None
+            literal_ok = isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in m["values"])
+            if not literal_ok and not (dotted is not None and dotted in m["values"]):
                 return
         literal = value.value if isinstance(value, ast.Constant) else ""
         self.add(rule, target, name=q, value=str(literal))
