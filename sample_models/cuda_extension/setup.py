@@ -24,7 +24,7 @@ setup(
             ],
             include_dirs=[os.path.join(here, "csrc")],
             extra_compile_args={
-                "cxx": ["-O3", "-std=c++17"],
+                "cxx": ["-O3"],
                 "nvcc": ["-O3", "--use_fast_math", "-lineinfo", "-U__CUDA_NO_HALF_OPERATORS__"],
             },
         )
