@@ -46,10 +46,12 @@ def compiled(registry: Registry) -> CompiledRules:
 
 
 def display_path(path: Path, root: str) -> str:
+    """The path as reported: relative to `root` when below it, else as given (POSIX separators)."""
     try:
-        return Path(os.path.relpath(path.absolute(), root)).as_posix() if not os.path.relpath(path.absolute(), root).startswith("..") else path.as_posix()
+        relative = os.path.relpath(path.absolute(), root)
     except ValueError:  # another drive on Windows
         return path.as_posix()
+    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Analysis:
     """A parsed source and the sites in it; shared by scan and rewrite."""
 
     source: SourceFile
+    text: str  # the Python text scanned: the file's, or a notebook's joined code cells
     sites: tuple[Site, ...]
     suppressed: tuple[Site, ...]
     suppressions: Suppressions
@@ -76,7 +79,7 @@ def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
         text, cell_of_line = virtual.source, virtual.cell_of_line
     suppressions = parse_suppressions(text)
     if suppressions.skip_file or not rules.may_match(text):
-        return Analysis(source, (), (), suppressions, cell_of_line)
+        return Analysis(source, text, (), (), suppressions, cell_of_line)
     try:
         tree = ast.parse(text, filename=source.display)
     except SyntaxError as exc:
@@ -92,7 +95,7 @@ def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
     sites = scan_tree(text, tree, rules)
     kept = tuple(s for s in sites if not suppressions.suppresses(s.code, s.span.line))
     dropped = tuple(s for s in sites if suppressions.suppresses(s.code, s.span.line))
-    return Analysis(source, kept, dropped, suppressions, cell_of_line)
+    return Analysis(source, text, kept, dropped, suppressions, cell_of_line)
 
 
 def fingerprint(code: str, path: str, snippet: str, occurrence: int) -> str:
@@ -102,7 +105,7 @@ def fingerprint(code: str, path: str, snippet: str, occurrence: int) -> str:
 
 def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[Finding, ...]:
     """Turn target-independent sites into this target's findings (KEEP actions drop out)."""
-    lines = re.split(r"\r\n|\r|\n", analysis.source.text if analysis.cell_of_line is None else _virtual_text(analysis))
+    lines = re.split(r"\r\n|\r|\n", analysis.text)
     findings: list[Finding] = []
     seen: dict[tuple[str, str], int] = {}
     for site in analysis.sites:
@@ -148,12 +151,6 @@ def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[
     return tuple(findings)
 
 
-def _virtual_text(analysis: Analysis) -> str:
-    from porttool import notebook
-
-    return notebook.to_virtual(analysis.source.text).source
-
-
 def _message(template: str, site: Site) -> str:
     try:
         return template.format(name=site.name, value=site.value)
@@ -185,10 +182,9 @@ def scan_one(candidate: Candidate, options: ScanOptions) -> FileResult:
     display = display_path(candidate.path, options.root)
     file_sites = file_sites_for(candidate.path, display, rules)
     if file_sites:
-        result = FileResult(path=display, sites=file_sites)
         placeholder = SourceFile(candidate.path, display, b"", "", "utf-8", False, "\n")
-        findings = make_findings(Analysis(placeholder, file_sites, (), Suppressions()), options.registry, options.target)
-        return FileResult(path=display, findings=findings, sites=result.sites)
+        findings = make_findings(Analysis(placeholder, "", file_sites, (), Suppressions()), options.registry, options.target)
+        return FileResult(path=display, findings=findings, sites=file_sites)
     if not candidate.path.name.endswith((".py", ".pyi", ".ipynb")):
         return FileResult(path=display)
     source = read_source(candidate.path, display)
@@ -294,13 +290,7 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
     base = FileResult(path=display, findings=findings, suppressed=len(analysis.suppressed), sites=analysis.sites)
     if not analysis.sites:
         return base
-    text = analysis.source.text
-    virtual = None
-    if source.is_notebook:
-        from porttool import notebook
-
-        virtual = notebook.to_virtual(text)
-        text = virtual.source
+    text = analysis.text
     result = rewrite_text(
         text,
         analysis.sites,
@@ -315,14 +305,14 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
         for code, why in result.rejected
     )
     new_text = result.text
-    if virtual is not None and new_text != text:
+    if source.is_notebook and new_text != text:
         from porttool import notebook
 
         try:
             new_text = notebook.from_virtual(source.text, new_text)
         except notebook.NotebookError as exc:
             return FileResult(path=display, findings=findings, sites=analysis.sites, diagnostics=(Diagnostic("PT905", display, str(exc)),))
-    elif virtual is not None:
+    elif source.is_notebook:
         new_text = source.text
     applied_ids = {(s.code, s.span) for s in result.applied}
     held_ids = {(s.code, s.span) for s in result.held_back}

@@ -229,6 +229,10 @@ def rewrite(
                         "refusing to --apply: these files have uncommitted changes (commit or stash them, or pass --allow-dirty): "
                         + ", ".join(dirty)
                     )
+            from porttool.apply import clean_stale_temp_files
+
+            for root in paths:  # temp files an interrupted earlier --apply may have left
+                clean_stale_temp_files(root)
             failures = workspace.apply_in_place(changed, sources)
         elif out_dir is not None:
             try:

@@ -30,8 +30,8 @@ def unified_diff(result: FileResult) -> str:
     lines = difflib.unified_diff(
         result.original.splitlines(keepends=True),
         result.rewritten.splitlines(keepends=True),
-        fromfile=f"a/{result.path}",
-        tofile=f"b/{result.path}",
+        fromfile=f"a/{result.path.lstrip('/')}",
+        tofile=f"b/{result.path.lstrip('/')}",
     )
     text = "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
     return text
