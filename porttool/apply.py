@@ -40,6 +40,7 @@ CST_TYPES: dict[str, tuple[type[cst.CSTNode], ...]] = {
     "JoinedStr": (cst.FormattedString,),
     "BinOp": (cst.BinaryOperation,),
     "IfExp": (cst.IfExp,),
+    "Compare": (cst.Comparison,),
     "Import": (cst.Import,),
     "ImportFrom": (cst.ImportFrom,),
 }
@@ -261,6 +262,7 @@ class _Rewriter(cst.CSTTransformer):
         self.marked = 0
         self._positional_follows: dict[cst.CSTNode, bool] = {}
         self.touched_names: set[str] = set()  # names the replaced code used (their imports may now be unused)
+        self._guarded: list[cst.IfExp] = []  # `call() if guard else None` built by fixes
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
         # structural clean-ups first (leave_* below), then this node's own fixes and markers
@@ -287,6 +289,8 @@ class _Rewriter(cst.CSTTransformer):
             self.needs_device_constant |= ctx.needs_device_constant
             if not isinstance(replacement, cst.CSTNode):
                 return replacement
+            if _is_guarded_action(replacement):
+                self._guarded.append(replacement)
             node = replacement
         if original_node in self.marks:
             node = self._mark(node, self.marks[original_node])
@@ -320,12 +324,27 @@ class _Rewriter(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):  # type: ignore[no-untyped-def]
         if not updated_node.body:
             return cst.RemoveFromParent()
+        only = updated_node.body[0] if len(updated_node.body) == 1 else None
+        if isinstance(only, cst.Expr) and any(only.value is guarded for guarded in self._guarded):
+            return _as_if_statement(updated_node, only.value)  # type: ignore[arg-type]
         return updated_node
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock):  # type: ignore[no-untyped-def]
         if not updated_node.body:
             return updated_node.with_changes(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
         return updated_node
+
+
+def _is_guarded_action(node: cst.CSTNode) -> bool:
+    """`action() if guard else None`: a fix that guards a call, used for its effect or its value."""
+    return isinstance(node, cst.IfExp) and isinstance(node.orelse, cst.Name) and node.orelse.value == "None" and isinstance(node.body, cst.Call)
+
+
+def _as_if_statement(line: cst.SimpleStatementLine, guarded: cst.IfExp) -> cst.If:
+    """A guarded call on a line of its own reads better as a statement: `if guard:` + the call."""
+    call = guarded.body.with_changes(lpar=[], rpar=[]) if isinstance(guarded.body, cst.Call) else guarded.body
+    inner = cst.SimpleStatementLine(body=[cst.Expr(call)], trailing_whitespace=line.trailing_whitespace)
+    return cst.If(test=guarded.test, body=cst.IndentedBlock(body=[inner]), leading_lines=line.leading_lines)
 
 
 def _marker_present(text: str, existing: set[str]) -> bool:

@@ -76,7 +76,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "identifier": ({"pattern"}, set()),
     "string": ({"values"}, set()),
 }
-DEVICE_STRING_POSITIONS = {"device", "ambiguous", "map_location", "device_type"}
+DEVICE_STRING_POSITIONS = {"device", "ambiguous", "map_location", "device_type", "compared"}
 PLACEHOLDER_RE = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
 
 

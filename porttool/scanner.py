@@ -435,7 +435,22 @@ class _Scanner:
         if self.rules.environs and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             if any(self.imports.qualify(c) == "os.environ" for c in node.comparators):
                 self._environ_key(node.left)
+        if self.rules.device_strings.get("compared"):
+            self._device_type_comparison(node)
         self.generic_visit(node)
+
+    def _device_type_comparison(self, node: ast.Compare) -> None:
+        """`x == "cuda"`, `"cuda" != x`, `"cuda" in device`: the site is the whole comparison."""
+        if len(node.ops) != 1:
+            return
+        op, left, right = node.ops[0], node.left, node.comparators[0]
+        sides = [left, right] if isinstance(op, (ast.Eq, ast.NotEq)) else [left] if isinstance(op, (ast.In, ast.NotIn)) else []
+        for side in sides:
+            if isinstance(side, ast.Constant) and side.value == "cuda":
+                self.handled.add(id(side))
+                for rule in self.rules.device_strings["compared"]:
+                    self.add(rule, node, value="cuda")
+                return
 
     def _environ_key(self, key: ast.AST) -> None:
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
