@@ -21,7 +21,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from porttool.fixes import PORTABLE_DEVICE_EXPR, PORTABLE_DEVICE_NAME, FixContext, FixDeclined, build_replacement
+from porttool.fixes import PORTABLE_DEVICE_EXPR, PORTABLE_DEVICE_NAME, SUPPORT_DEFINITIONS, FixContext, FixDeclined, build_replacement
 from porttool.model import Action, Applicability, Rule, Site, TargetFix
 from porttool.registry import Registry
 from porttool.scanner import CompiledRules, scan_tree
@@ -194,6 +194,8 @@ def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, 
         new_module = _add_imports(new_module, transformer.imports)
     if transformer.needs_device_constant and not has_device:
         new_module = _insert_after_imports(new_module, f"{device_name} = {PORTABLE_DEVICE_EXPR.replace('torch.', torch_name + '.')}")
+    for name in dict.fromkeys(transformer.definitions):
+        new_module = _insert_definition(new_module, name, torch_name)
     if transformer.applied:
         removable = _cuda_imports(new_module, transformer.touched_names)
         if removable:
@@ -259,10 +261,12 @@ class _Rewriter(cst.CSTTransformer):
         self.declined: list[tuple[Site, str]] = []
         self.imports: list[tuple[str, str | None, str | None]] = []
         self.needs_device_constant = False
+        self.definitions: list[str] = []
         self.marked = 0
         self._positional_follows: dict[cst.CSTNode, bool] = {}
         self.touched_names: set[str] = set()  # names the replaced code used (their imports may now be unused)
         self._guarded: list[cst.IfExp] = []  # `call() if guard else None` built by fixes
+        self._ported_lines: list[cst.CSTNode] = []  # statement lines a fix changed
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
         # structural clean-ups first (leave_* below), then this node's own fixes and markers
@@ -287,6 +291,7 @@ class _Rewriter(cst.CSTTransformer):
             self.touched_names.update(n.value for n in _names_in(original_node))
             self.imports.extend(ctx.imports)
             self.needs_device_constant |= ctx.needs_device_constant
+            self.definitions.extend(ctx.definitions)
             if not isinstance(replacement, cst.CSTNode):
                 return replacement
             if _is_guarded_action(replacement):
@@ -326,13 +331,48 @@ class _Rewriter(cst.CSTTransformer):
             return cst.RemoveFromParent()
         only = updated_node.body[0] if len(updated_node.body) == 1 else None
         if isinstance(only, cst.Expr) and any(only.value is guarded for guarded in self._guarded):
-            return _as_if_statement(updated_node, only.value)  # type: ignore[arg-type]
+            updated_node = _as_if_statement(updated_node, only.value)  # type: ignore[assignment,arg-type]
+        if not updated_node.deep_equals(original_node):
+            self._ported_lines.append(updated_node)
         return updated_node
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        return updated_node.with_changes(body=self._without_port_duplicates(updated_node.body))
 
     def leave_IndentedBlock(self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock):  # type: ignore[no-untyped-def]
         if not updated_node.body:
             return updated_node.with_changes(body=[cst.SimpleStatementLine(body=[cst.Pass()])])
-        return updated_node
+        return updated_node.with_changes(body=self._without_port_duplicates(updated_node.body))
+
+    def _without_port_duplicates(self, body: Sequence[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        """Drop a call statement that a fix made identical to the one right before it.
+
+        `torch.manual_seed(s)` followed by `torch.cuda.manual_seed_all(s)` ports to the same call
+        twice; the source had two different statements, so the second copy is the port's artefact.
+        """
+        kept: list[cst.BaseStatement] = []
+        for statement in body:
+            previous = kept[-1] if kept else None
+            if (
+                previous is not None
+                and any(statement is line for line in self._ported_lines)
+                and _is_call_statement(statement)
+                and _code_of(statement) == _code_of(previous)
+                and not any(line.comment for line in statement.leading_lines)  # type: ignore[attr-defined]
+            ):
+                continue  # (a comment above it would be lost with it, so then it stays)
+            kept.append(statement)
+        return kept
+
+
+def _is_call_statement(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.Call)
+
+
+def _code_of(statement: cst.CSTNode) -> str:
+    """The statement's code without the blank lines and comments above it."""
+    bare = statement.with_changes(leading_lines=[]) if hasattr(statement, "leading_lines") else statement
+    return cst.Module(body=[]).code_for_node(bare).strip()
 
 
 def _is_guarded_action(node: cst.CSTNode) -> bool:
@@ -402,6 +442,37 @@ def _insert_after_imports(module: cst.Module, statement: str) -> cst.Module:
     body = list(module.body)
     body.insert(_after_leading_imports(body), cst.parse_statement(statement + module.default_newline, config=module.config_for_parsing))
     return module.with_changes(body=body)
+
+
+def _insert_definition(module: cst.Module, name: str, torch_name: str) -> cst.Module:
+    """Insert a SUPPORT_DEFINITIONS helper after the imports (and the DEVICE constant), once."""
+    for statement in module.body:
+        if isinstance(statement, (cst.ClassDef, cst.FunctionDef)) and statement.name.value == name:
+            return module
+    _, code = SUPPORT_DEFINITIONS[name]
+    code = code.replace("torch.", f"{torch_name}.").strip("\n").replace("\n", module.default_newline) + module.default_newline
+    definition = cst.parse_statement(code, config=module.config_for_parsing)
+    blank = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""))
+    definition = definition.with_changes(leading_lines=[blank, blank])
+    body = list(module.body)
+    index = _after_leading_imports(body)
+    while index < len(body) and _is_device_constant(body[index]):
+        index += 1
+    after = body[index:]
+    if after and hasattr(after[0], "leading_lines"):
+        blanks = 0
+        for line in after[0].leading_lines:  # type: ignore[attr-defined]
+            if line.comment is not None:
+                break
+            blanks += 1
+        after[0] = after[0].with_changes(leading_lines=[blank] * max(0, 2 - blanks) + list(after[0].leading_lines))  # type: ignore[attr-defined]
+    return module.with_changes(body=[*body[:index], definition, *after])
+
+
+def _is_device_constant(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and any(
+        isinstance(s, cst.Assign) and ".accelerator.current_accelerator" in cst.Module([]).code_for_node(s.value) for s in statement.body
+    )
 
 
 def _add_imports(module: cst.Module, imports: Sequence[tuple[str, str | None, str | None]]) -> cst.Module:

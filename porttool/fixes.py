@@ -16,6 +16,41 @@ from porttool.model import Site, TargetFix
 
 PORTABLE_DEVICE_NAME = "DEVICE"
 PORTABLE_DEVICE_EXPR = 'torch.accelerator.current_accelerator(check_available=True) or torch.device("cpu")'
+# Module-level definitions a fix may need in the ported file, inserted once after its imports
+# (no runtime dependency on porttool). Each is (imports it needs, code; `torch.` is renamed to
+# the file's alias).
+SUPPORT_DEFINITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "AcceleratorEvent": (
+        ("time", "torch"),
+        '''
+class AcceleratorEvent:
+    """`torch.Event` on an accelerator; on a machine without one, wall-clock timing with the same methods."""
+
+    def __new__(cls, **kwargs):
+        if torch.accelerator.is_available():
+            return torch.Event(**kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, **kwargs):
+        self.time = None
+
+    def record(self, stream=None):
+        self.time = time.perf_counter()
+
+    def wait(self, stream=None):
+        pass
+
+    def query(self):
+        return True
+
+    def synchronize(self):
+        pass
+
+    def elapsed_time(self, end_event):
+        return (end_event.time - self.time) * 1000.0
+''',
+    ),
+}
 _PLACEHOLDER = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
 
 
@@ -33,6 +68,7 @@ class FixContext:
     device_name: str = PORTABLE_DEVICE_NAME
     imports: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     needs_device_constant: bool = False
+    definitions: list[str] = field(default_factory=list)  # names in SUPPORT_DEFINITIONS the fix uses
     declined: str | None = None
 
     # ------------------------------------------------------------------ helpers for handlers
@@ -49,6 +85,14 @@ class FixContext:
     def parse(self, template: str, **nodes: object) -> cst.BaseExpression:
         """Parse an expression with `{name}` placeholders bound to the given nodes (formatting kept)."""
         return self._bind(template, nodes)
+
+    def use_definition(self, name: str) -> cst.Name:
+        """A module-level helper from SUPPORT_DEFINITIONS, inserted into the file once."""
+        imports, _ = SUPPORT_DEFINITIONS[name]
+        for module in imports:
+            self.add_import(module)
+        self.definitions.append(name)
+        return cst.Name(name)
 
     def accelerator(self) -> cst.BaseExpression:
         if self.target == "neuron":

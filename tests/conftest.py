@@ -9,6 +9,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-fixtures",
+        action="store_true",
+        default=False,
+        help="Rewrite the expected outputs of fixture tests (tests/fixtures/...) from porttool's current output; review with git diff.",
+    )
+
+
+@pytest.fixture
+def update_fixtures(request) -> bool:
+    return bool(request.config.getoption("--update-fixtures"))
+
+
 @pytest.fixture(scope="session")
 def registry():
     from porttool.registry import load_registry
