@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from porttool.apply import write_atomic
+from porttool.writing import write_atomic
 from porttool.model import FileResult
 from porttool.sources import SourceFile, read_source
 

@@ -1,0 +1,47 @@
+"""Writing files safely: atomic replacement that keeps the file mode, and clean-up of the
+temporary files an interrupted run may leave. Standard library only (no libcst), so every
+writer can use it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace (or create) `path` with `data` in one step, keeping an existing file's mode; never
+    leaves a torn file: readers see the old content or the new, nothing in between."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".porttool-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def clean_stale_temp_files(root: Path) -> int:
+    """Remove temporary files an interrupted `--apply` may have left (returns how many)."""
+    removed = 0
+    for tmp in root.rglob(".*.porttool-tmp") if root.is_dir() else ():
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
