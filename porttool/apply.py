@@ -31,6 +31,7 @@ from porttool.module_edits import (
 from porttool.registry import Registry
 from porttool.scanner import CompiledRules, scan_tree
 from porttool.suppression import parse_suppressions
+from porttool.writing import clean_stale_temp_files, write_atomic  # noqa: F401  (kept importable from here)
 
 
 CST_TYPES: dict[str, tuple[type[cst.CSTNode], ...]] = {
