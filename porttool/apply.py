@@ -321,6 +321,9 @@ class _Rewriter(cst.CSTTransformer):
             self._positional_follows[arg] = i < len(positional) - 1
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):  # type: ignore[no-untyped-def]
+        wrapped = self._device_call_around_constant(original_node, updated_node)
+        if wrapped is not None:
+            return wrapped
         # an argument removed from the end must not leave a dangling comma behind
         if len(updated_node.args) < len(original_node.args) and updated_node.args:
             original_comma = original_node.args[-1].comma
@@ -331,6 +334,25 @@ class _Rewriter(cst.CSTTransformer):
                 # keep the call's own trailing comma and the layout before its `)`
                 updated_node = updated_node.with_changes(args=[*updated_node.args[:-1], last.with_changes(comma=original_comma)])
         return updated_node
+
+    def _device_call_around_constant(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+        """`torch.device(DEVICE)` → `DEVICE`; `torch.device(DEVICE, i)` → `torch.device(DEVICE.type, i)`.
+
+        A fix puts the portable constant where `"cuda"` was; inside `torch.device(...)` the call
+        is then redundant, and with an index it needs the type string.
+        """
+        func = updated.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "device" and isinstance(func.value, cst.Name) and func.value.value == self.torch_name):
+            return None
+        if not updated.args or updated.args[0].keyword is not None or updated.args[0].star:
+            return None
+        first = updated.args[0].value
+        if not (isinstance(first, cst.Name) and first.value == self.device_name) or original.args[0].value.deep_equals(first):
+            return None
+        if len(updated.args) == 1:
+            return first.with_changes(lpar=updated.lpar, rpar=updated.rpar)
+        as_type = cst.Attribute(value=first, attr=cst.Name("type"))
+        return updated.with_changes(args=[updated.args[0].with_changes(value=as_type), *updated.args[1:]])
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine):  # type: ignore[no-untyped-def]
         if not updated_node.body:
