@@ -336,7 +336,8 @@ class _Rewriter(cst.CSTTransformer):
         return updated_node
 
     def _device_call_around_constant(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
-        """`torch.device(DEVICE)` → `DEVICE`; `torch.device(DEVICE, i)` → `torch.device(DEVICE.type, i)`.
+        """`torch.device(DEVICE)` → `DEVICE`; `torch.device(DEVICE, i)` → `torch.device(DEVICE.type, i)`;
+        `torch.device(torch_xla.device()[, i])` → `torch_xla.device()`.
 
         A fix puts the portable constant where `"cuda"` was; inside `torch.device(...)` the call
         is then redundant, and with an index it needs the type string.
@@ -347,9 +348,13 @@ class _Rewriter(cst.CSTTransformer):
         if not updated.args or updated.args[0].keyword is not None or updated.args[0].star:
             return None
         first = updated.args[0].value
-        if not (isinstance(first, cst.Name) and first.value == self.device_name) or original.args[0].value.deep_equals(first):
+        if original.args[0].value.deep_equals(first):
             return None
-        if len(updated.args) == 1:
+        is_constant = isinstance(first, cst.Name) and first.value == self.device_name
+        is_xla = _code(first) == "torch_xla.device()"
+        if not (is_constant or is_xla):
+            return None
+        if len(updated.args) == 1 or is_xla:  # (XLA: one NeuronCore per process, the index goes)
             return first.with_changes(lpar=updated.lpar, rpar=updated.rpar)
         as_type = cst.Attribute(value=first, attr=cst.Name("type"))
         return updated.with_changes(args=[updated.args[0].with_changes(value=as_type), *updated.args[1:]])
@@ -391,6 +396,10 @@ class _Rewriter(cst.CSTTransformer):
                 continue  # (a comment above it would be lost with it, so then it stays)
             kept.append(statement)
         return kept
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=[]).code_for_node(node)
 
 
 def _is_call_statement(statement: cst.CSTNode) -> bool:
