@@ -68,15 +68,22 @@ class _Plan:
     fixes: list[tuple[Site, Rule, TargetFix]] = field(default_factory=list)
     marks: list[tuple[Site, Rule, str]] = field(default_factory=list)
     held_back: list[Site] = field(default_factory=list)
+    declined: list[tuple[Site, str]] = field(default_factory=list)
 
 
-def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe: bool, mark_unfixed: bool, skip: frozenset[str] = frozenset()) -> _Plan:
+def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe: bool, mark_unfixed: bool, skip: frozenset[str] = frozenset(), text: str = "") -> _Plan:
     plan = _Plan()
+    blocks = _cuda_branches(text) if text and any(s.node_type == "Compare" for s in sites) else {}
     for site in sites:
         rule = registry.by_code.get(site.code)
         if rule is None or site.in_dispatch:
             continue
         fix = rule.fix_for(target)
+        branch = blocks.get((site.span.line, site.span.end_line)) if site.node_type == "Compare" else None
+        unported = _unported_inside(branch, sites, registry, target, unsafe) if branch else None
+        if unported is not None and fix.action in (Action.REWRITE, Action.REMOVE):
+            plan.declined.append((site, f"the branch it guards keeps CUDA-only code ({unported.code} on line {unported.span.line}); it stays a CUDA-only branch"))
+            continue
         if fix.action in (Action.REWRITE, Action.REMOVE) and site.code not in skip:
             if fix.applicability is Applicability.UNSAFE and not unsafe:
                 plan.held_back.append(site)
@@ -87,6 +94,43 @@ def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe
         elif mark_unfixed and fix.action is Action.MANUAL:
             plan.marks.append((site, rule, fix.guidance or rule.summary))
     return plan
+
+
+def _cuda_branches(text: str) -> dict[tuple[int, int], tuple[int, int]]:
+    """For each `x == "cuda"`-style test of an `if`: the lines of the branch taken on CUDA.
+
+    Keyed by the test's (first, last) line; `!=` and `not in` tests take the `else` branch.
+    """
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[tuple[int, int], tuple[int, int]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.If, ast.IfExp)) or not isinstance(node.test, ast.Compare) or len(node.test.ops) != 1:
+            continue
+        negated = isinstance(node.test.ops[0], (ast.NotEq, ast.NotIn))
+        branch = node.orelse if negated else node.body
+        parts = branch if isinstance(branch, list) else [branch]
+        if parts:
+            key = (node.test.lineno, node.test.end_lineno or node.test.lineno)
+            found[key] = (parts[0].lineno, max(p.end_lineno or p.lineno for p in parts))
+    return found
+
+
+def _unported_inside(branch: tuple[int, int], sites: Sequence[Site], registry: Registry, target: str, unsafe: bool) -> Site | None:
+    """A site in the branch that this port leaves CUDA-specific (manual, or unsafe and not enabled)."""
+    first, last = branch
+    for other in sites:
+        if not first <= other.span.line <= last or other.in_dispatch:
+            continue
+        rule = registry.by_code.get(other.code)
+        if rule is None:
+            continue
+        fix = rule.fix_for(target)
+        if fix.action is Action.MANUAL or (fix.applicability is Applicability.UNSAFE and not unsafe):
+            return other
+    return None
 
 
 def rewrite_text(
@@ -103,16 +147,16 @@ def rewrite_text(
     skip: set[str] = set()
     rejected: list[tuple[str, str]] = []
     for _ in range(len({s.code for s in sites}) + 1):
-        plan = plan_fixes(sites, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed, skip=frozenset(skip))
+        plan = plan_fixes(sites, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed, skip=frozenset(skip), text=text)
         if not plan.fixes and not plan.marks:
-            return RewriteResult(text, held_back=tuple(plan.held_back), rejected=tuple(rejected))
+            return RewriteResult(text, held_back=tuple(plan.held_back), declined=tuple(plan.declined), rejected=tuple(rejected))
         try:
             new_text, applied, declined, marked = _transform(text, plan, target, unsafe)
         except (cst.ParserSyntaxError, RecursionError) as exc:
             return RewriteResult(text, rejected=(("*", f"libcst could not parse the file: {exc}"),))
         problem = _verify(text, new_text, sites, applied, registry, rules, target, unsafe, mark_unfixed)
         if problem is None:
-            return RewriteResult(new_text, tuple(applied), tuple(plan.held_back), tuple(declined), tuple(rejected), marked)
+            return RewriteResult(new_text, tuple(applied), tuple(plan.held_back), tuple(plan.declined) + tuple(declined), tuple(rejected), marked)
         code, why = problem
         if code == "*" or code in skip:
             rejected.append((code, why))

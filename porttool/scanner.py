@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from porttool.imports import ImportTable
 from porttool.model import Rule, Site, Span
@@ -103,7 +104,7 @@ class CompiledRules:
             elif kind == "import":
                 for name in m["names"]:
                     c.imports.append((name, rule))
-                    c.triggers.add(name.split(".")[0])
+                    c.triggers.add(_trigger_of(name))  # every part of a module path is spelled out
             elif kind == "environ":
                 pattern = re.compile(m["pattern"])
                 c.environs.append((pattern, rule))
@@ -176,7 +177,8 @@ class _Scanner:
     def __init__(self, source: str, tree: ast.Module, rules: CompiledRules) -> None:
         self.rules = rules
         self.imports = ImportTable(tree)
-        self.lines = re.split(r"\r\n|\r|\n", source)
+        self.source = source
+        self._lines: list[str] | None = None  # split only when a site needs a column
         self.sites: list[Site] = []
         self.fallbacks: list[Site] = []
         self.weak: list[Site] = []  # identifier sites: only on lines nothing else reports
@@ -185,8 +187,15 @@ class _Scanner:
         self.in_dispatch = False
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
+        self.dispatch_ifs = _device_type_dispatch_ifs(tree) if _MENTIONS_OTHER_BACKEND.search(source) else set()
 
     # positions -------------------------------------------------------------------------------
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = re.split(r"\r\n|\r|\n", self.source)
+        return self._lines
+
     def _col(self, line: int, byte_col: int) -> int:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         if text.isascii():
@@ -220,16 +229,27 @@ class _Scanner:
             self.sites.append(site)
 
     # traversal -------------------------------------------------------------------------------
+    # The walk is the scan's hot loop (millions of nodes on a large tree): dispatch through a
+    # per-class table and read child fields directly instead of `ast.iter_child_nodes`.
     def visit(self, node: ast.AST) -> None:
-        method = getattr(self, f"visit_{type(node).__name__}", None)
+        cls = type(node)
+        method = _VISITORS.get(cls, _MISSING)
+        if method is _MISSING:
+            method = _VISITORS[cls] = getattr(_Scanner, f"visit_{cls.__name__}", None)
         if method is not None:
-            method(node)
+            method(self, node)
         else:
             self.generic_visit(node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            self.visit(child)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
@@ -268,7 +288,7 @@ class _Scanner:
         self._comprehension(node, [node.key, node.value])
 
     def visit_If(self, node: ast.If) -> None:
-        if self.in_dispatch or not self._is_dispatch([t for t in _chain_tests(node)]):
+        if self.in_dispatch or (id(node) not in self.dispatch_ifs and not self._is_dispatch([t for t in _chain_tests(node)])):
             self.generic_visit(node)
             return
         self.in_dispatch = True
@@ -278,7 +298,11 @@ class _Scanner:
             self.in_dispatch = False
 
     def _is_dispatch(self, tests: list[ast.AST]) -> bool:
-        names = [self.imports.qualify(n) or "" for t in tests for n in ast.walk(t) if isinstance(n, (ast.Attribute, ast.Name))]
+        nodes = [n for t in tests for n in ast.walk(t) if isinstance(n, (ast.Attribute, ast.Name))]
+        aliases = self.imports.aliases
+        if not any(isinstance(n, ast.Name) and n.id in aliases for n in nodes):
+            return False  # no name in the tests comes from an import: nothing to qualify (the common case)
+        names = [self.imports.qualify(n) or "" for n in nodes]
         cuda = any(n.startswith("torch.cuda") for n in names)
         other = any(n.startswith(OTHER_BACKEND_PREFIXES) for n in names)
         return cuda and other
@@ -528,6 +552,10 @@ class _Scanner:
         self.add(rule, target, name=q, value=str(literal))
 
 
+_MISSING = object()
+_VISITORS: dict[type, Any] = {}  # ast class -> the unbound `visit_*` method, or None
+
+
 class _ArgMarker(ast.AST):
     """A positional argument matched by an `argument` rule (the site is the whole argument)."""
 
@@ -539,6 +567,64 @@ class _ArgMarker(ast.AST):
 
 def _same_literal(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
+
+
+# Device-type names other than CUDA: code that compares a device with "cuda" *and* one of these
+# dispatches per backend on purpose and must be left alone. (A cheap text test first: the
+# pre-pass below runs only on files that mention one of them.)
+OTHER_DEVICE_TYPES = {"mps", "xpu", "hpu", "npu", "xla", "neuron", "privateuseone", "mtia"}
+_MENTIONS_OTHER_BACKEND = re.compile(r"""["'](?:%s)["']""" % "|".join(sorted(OTHER_DEVICE_TYPES)))
+
+
+def _compared_literal(test: ast.AST) -> tuple[str, str] | None:
+    """(dump of the compared expression, literal) for `E == "x"`, `E != "x"`, `"x" in E` tests."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test = test.operand
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return None
+    left, right = test.left, test.comparators[0]
+    for literal, other in ((right, left), (left, right)):
+        if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
+            return ast.dump(other), literal.value
+    return None
+
+
+def _device_type_dispatch_ifs(tree: ast.Module) -> set[int]:
+    """Ids of `if` statements that branch per device type: a run of consecutive `if`s (and their
+    `elif`s) testing the same expression against "cuda" and another backend's name."""
+    found: set[int] = set()
+    for parent in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(parent, field, None)
+            if not isinstance(statements, list):
+                continue
+            run: list[ast.If] = []
+            for statement in [*statements, None]:
+                if isinstance(statement, ast.If):
+                    run.append(statement)
+                    continue
+                if len(run) > 0:
+                    found |= _dispatch_in_run(run)
+                run = []
+    return found
+
+
+def _dispatch_in_run(run: list[ast.If]) -> set[int]:
+    literals: dict[str, set[str]] = {}
+    members: dict[str, list[ast.If]] = {}
+    for first in run:
+        node: ast.If | None = first
+        while node is not None:
+            compared = _compared_literal(node.test)
+            if compared is not None:
+                literals.setdefault(compared[0], set()).add(compared[1])
+                members.setdefault(compared[0], []).append(first)
+            node = node.orelse[0] if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If) else None
+    found: set[int] = set()
+    for expr, values in literals.items():
+        if "cuda" in values and values & OTHER_DEVICE_TYPES:
+            found |= {id(n) for n in members[expr]}
+    return found
 
 
 def _chain_tests(node: ast.If) -> Iterable[ast.AST]:
