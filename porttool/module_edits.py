@@ -61,9 +61,20 @@ def after_leading_imports(body: Sequence[cst.CSTNode]) -> int:
     return index
 
 
+def after_torch_import(body: Sequence[cst.CSTNode]) -> int:
+    """Where code that uses `torch` may go: after the leading imports, and after the last
+    top-level `import torch...` even when other code comes first (`os.environ[...] = ...`
+    before `import torch` is common)."""
+    index = after_leading_imports(body)
+    for i, stmt in enumerate(body):
+        if i >= index and is_import_like(stmt, i) and "torch" in cst.Module(body=[]).code_for_node(stmt):
+            index = i + 1
+    return index
+
+
 def insert_after_imports(module: cst.Module, statement: str) -> cst.Module:
     body = list(module.body)
-    body.insert(after_leading_imports(body), cst.parse_statement(statement + module.default_newline, config=module.config_for_parsing))
+    body.insert(after_torch_import(body), cst.parse_statement(statement + module.default_newline, config=module.config_for_parsing))
     return module.with_changes(body=body)
 
 
@@ -78,7 +89,7 @@ def insert_definition(module: cst.Module, name: str, torch_name: str) -> cst.Mod
     blank = cst.EmptyLine(indent=False, whitespace=cst.SimpleWhitespace(""))
     definition = definition.with_changes(leading_lines=[blank, blank])
     body = list(module.body)
-    index = after_leading_imports(body)
+    index = after_torch_import(body)
     while index < len(body) and is_device_constant(body[index]):
         index += 1
     after = body[index:]
