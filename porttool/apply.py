@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -264,7 +264,7 @@ def _one_line(text: str, limit: int = 110) -> str:
 class _Locator:
     """Find the libcst node for an ast-located site: the smallest node of the right type around it."""
 
-    def __init__(self, positions: dict[cst.CSTNode, object]) -> None:
+    def __init__(self, positions: Mapping[cst.CSTNode, object]) -> None:
         self.by_type: dict[type, list[tuple[tuple[int, int], tuple[int, int], cst.CSTNode]]] = {}
         self.statements: list[tuple[tuple[int, int], tuple[int, int], cst.CSTNode]] = []
         for node, rng in positions.items():
@@ -317,6 +317,8 @@ class _Rewriter(cst.CSTTransformer):
         self.touched_names: set[str] = set()  # names the replaced code used (their imports may now be unused)
         self._guarded: list[cst.IfExp] = []  # `call() if guard else None` built by fixes
         self._ported_lines: list[cst.CSTNode] = []  # statement lines a fix changed
+        self._first_statement: cst.CSTNode | None = None
+        self._header_comments: set[str] = set()
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
         # structural clean-ups first (leave_* below), then this node's own fixes and markers
@@ -344,15 +346,21 @@ class _Rewriter(cst.CSTTransformer):
             self.definitions.extend(ctx.definitions)
             if not isinstance(replacement, cst.CSTNode):
                 return replacement
-            if _is_guarded_action(replacement):
+            if isinstance(replacement, cst.IfExp) and _is_guarded_action(replacement):
                 self._guarded.append(replacement)
             node = replacement
         if original_node in self.marks:
-            node = self._mark(node, self.marks[original_node])
+            # libcst keeps the comments above a module's first statement in the module header
+            header = self._header_comments if original_node is self._first_statement else set()
+            node = self._mark(node, self.marks[original_node], header)
         return node
 
-    def _mark(self, statement: cst.CSTNode, lines: list[str]) -> cst.CSTNode:
-        existing = {line.comment.value.strip() for line in getattr(statement, "leading_lines", ()) if line.comment}
+    def visit_Module(self, node: cst.Module) -> None:
+        self._first_statement = node.body[0] if node.body else None
+        self._header_comments = {line.comment.value.strip() for line in node.header if line.comment}
+
+    def _mark(self, statement: cst.CSTNode, lines: list[str], header: set[str]) -> cst.CSTNode:
+        existing = {line.comment.value.strip() for line in getattr(statement, "leading_lines", ()) if line.comment} | header
         new_lines = [cst.EmptyLine(comment=cst.Comment(text)) for text in dict.fromkeys(lines) if not _marker_present(text, existing)]
         if not new_lines or not hasattr(statement, "leading_lines"):
             return statement

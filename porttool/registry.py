@@ -261,7 +261,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
     if match["kind"] in ("file", "import", "environ"):
         pass
     raw_examples = data["examples"]
-    _require(isinstance(raw_examples, list) and raw_examples, source, "examples", "needs at least one example")
+    _require(isinstance(raw_examples, list) and bool(raw_examples), source, "examples", "needs at least one example")
     examples = []
     for i, ex in enumerate(raw_examples):
         key = f"examples[{i}]"

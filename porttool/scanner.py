@@ -11,7 +11,7 @@ import ast
 import fnmatch
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -332,7 +332,7 @@ class _Scanner:
         return _device_text(body, self.imports) is not None and _device_text(orelse, self.imports) == "cpu"
 
     # assignments -----------------------------------------------------------------------------
-    def _assign(self, node: ast.AST, targets: list[ast.AST]) -> None:
+    def _assign(self, node: ast.AST, targets: Sequence[ast.AST]) -> None:
         for target in targets:
             q = self.imports.qualify(target)
             if q:
