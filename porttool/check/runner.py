@@ -11,12 +11,15 @@ Environment variables set for the child:
   ``tripwire`` (CUDA tripwire only: real Neuron, plain CPU, torch-xla on CPU);
 * ``PORTTOOL_CHECK_REPORT_DIR``: where every process writes ``<pid>.json``;
 * ``PORTTOOL_CHECK_IGNORE_PATHS``: optional, extra folders whose frames are not user code;
+* ``PORTTOOL_CHECK_CUDA_CODES``: the rule registry's ``torch.cuda.*`` names -> rule codes (JSON),
+  so a reached call is reported with the code the scanner gives it;
 * ``PORTTOOL_MOCK_DEVICE_COUNT``: optional, neuron devices the mock reports (default:
   ``LOCAL_WORLD_SIZE`` under torchrun, else 1).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -42,6 +45,7 @@ from porttool.check.runtime_report import (
 INJECT_DIR = Path(__file__).resolve().parent / "inject"
 MODE_ENV = "PORTTOOL_CHECK_MODE"
 REPORT_DIR_ENV = "PORTTOOL_CHECK_REPORT_DIR"
+CODES_ENV = "PORTTOOL_CHECK_CUDA_CODES"
 TARGETS = ("neuron", "portable", "neuron-xla")
 BACKENDS = ("auto", "mock", "neuron")
 _TAIL_BYTES = 64 * 1024
@@ -110,7 +114,7 @@ def run_stage(
     if not command:
         raise ValueError("no command to run")
     base_env = dict(os.environ if env is None else env)
-    for key in (MODE_ENV, REPORT_DIR_ENV):
+    for key in (MODE_ENV, REPORT_DIR_ENV, CODES_ENV):
         base_env.pop(key, None)
     interpreter = python or _python_of(command, base_env)
     argv = _resolve_command(command, python)
@@ -203,6 +207,25 @@ def _probe(python: str, env: Mapping[str, str], cwd: Path | None, *,
     return {"error": (proc.stderr.strip().splitlines() or ["probe failed"])[-1]}
 
 
+@functools.lru_cache(maxsize=1)
+def cuda_api_codes() -> dict[str, str]:
+    """``torch.cuda.*`` API names -> the code of the built-in rule that matches them exactly."""
+    from porttool.registry import load_registry
+
+    codes: dict[str, str] = {}
+    try:
+        registry = load_registry()
+    except Exception:  # noqa: BLE001 - the tripwire falls back to PT100
+        return codes
+    for rule in sorted(registry, key=lambda r: r.code):
+        if rule.match.get("kind") not in ("call", "reference"):
+            continue
+        for name in rule.match.get("names", ()):
+            if name.startswith("torch.cuda.") and "*" not in name:
+                codes.setdefault(name, rule.code)
+    return codes
+
+
 def _child_env(base: Mapping[str, str], mode: str, report_dir: str,
                extra: Mapping[str, str]) -> dict[str, str]:
     env = dict(base)
@@ -211,6 +234,7 @@ def _child_env(base: Mapping[str, str], mode: str, report_dir: str,
     env["PYTHONPATH"] = str(INJECT_DIR) + (os.pathsep + previous if previous else "")
     env[MODE_ENV] = mode
     env[REPORT_DIR_ENV] = report_dir
+    env[CODES_ENV] = json.dumps(cuda_api_codes(), sort_keys=True)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 

@@ -157,7 +157,7 @@ def _site(file: str, line: int) -> str:
 
 def render_text(result: RunStageResult, *, top: int = 10) -> str:
     """A plain-text report (no rich markup)."""
-    lines = [f"porttool check --target {result.target}: {result.status.upper()}"]
+    lines = [f"run stage (--target {result.target}): {result.status.upper()}"]
     if result.reason:
         lines.append(f"  reason: {result.reason}")
     for run in result.runs:
@@ -198,8 +198,8 @@ def render_text(result: RunStageResult, *, top: int = 10) -> str:
         for compiled in run.compile_calls:
             info = dict(compiled)
             lines.append(
-                f"  torch.compile(backend='neuron') at {info.get('site')}: "
-                f"mode={info.get('mode')!r} dynamic={info.get('dynamic')!r}"
+                f"  torch.compile(backend={info.get('backend', 'neuron')!r}) at {info.get('site')}: "
+                f"mode={info.get('mode')!r} dynamic={info.get('dynamic')!r} (run eagerly by the mock)"
             )
         for note in run.notes:
             lines.append(f"  note: {note}")

@@ -106,9 +106,16 @@ def check_static(candidates: Sequence[Candidate], options: api.ScanOptions, *, u
             continue
         try:
             tree = ast.parse(source.text, filename=result.path)
+        except (SyntaxError, ValueError) as exc:
+            # the scanner skips parsing files that mention nothing it matches: report it the same way
+            line, col = getattr(exc, "lineno", None) or 1, getattr(exc, "offset", None) or 1
+            msg = getattr(exc, "msg", None) or str(exc)
+            problems.append(StaticProblem(result.path, line, max(col, 1), "syntax", f"syntax error at line {line}: {msg}", "PT902"))
+            continue
+        try:
             compile(tree, result.path, "exec")
         except (SyntaxError, ValueError) as exc:
-            problems.append(StaticProblem(result.path, getattr(exc, "lineno", 1) or 1, 0, "compile", f"does not compile: {exc}"))
+            problems.append(StaticProblem(result.path, getattr(exc, "lineno", None) or 1, getattr(exc, "offset", None) or 1, "compile", f"does not compile: {getattr(exc, 'msg', None) or exc}"))
             continue
         if torch is None:
             continue

@@ -43,17 +43,20 @@ def test_placement_bug_fails_with_same_device_error_and_line() -> None:
     tail = result.runs[0].output_tail
     assert "Expected all tensors to be on the same device" in tail
     assert 'placement_bug.py", line 5' in tail
+    assert 'placement_bug.py", line 5' in render_text(result)  # the report shows the traceback
 
 
 def test_cuda_leftover_is_caught_with_file_and_line() -> None:
     result = run("cuda_leftover.py")
     assert not result.passed
     calls = {(c.line, c.code, c.api) for c in result.runs[0].cuda_calls}
-    assert calls == {(4, "PT100", "torch.cuda.is_available()"),
-                     (6, "PT100", "torch.cuda.synchronize()")}
+    # the codes the scanner gives the same lines (PT101, PT105), not the PT100 catch-all
+    assert calls == {(4, "PT101", "torch.cuda.is_available()"),
+                     (6, "PT105", "torch.cuda.synchronize()")}
     assert all(c.file.endswith("cuda_leftover.py") for c in result.runs[0].cuda_calls)
     assert "unreachable" not in result.runs[0].output_tail
-    assert "cuda_leftover.py:6 (PT100)" in render_text(result)
+    assert "cuda_leftover.py:6: PT105 torch.cuda.synchronize()" in render_text(result)
+    assert "cuda_leftover.py:6 (PT105)" in result.runs[0].output_tail
 
 
 def test_torchrun_two_processes_all_reduce_on_neuron() -> None:
@@ -83,6 +86,43 @@ def test_cuda_method_and_device_string_codes() -> None:
     result = run("cuda_device_leftovers.py")
     assert not result.passed
     got = {(c.line, c.code) for c in result.runs[0].cuda_calls}
-    assert got == {(5, "PT001"), (9, "PT002"), (13, "PT002")}
+    assert got == {(5, "PT001"), (9, "PT002"), (13, "PT005")}
     # Torch's own probes (DataLoader, autocast internals) were not recorded.
     assert all(c.file.endswith("cuda_device_leftovers.py") for c in result.runs[0].cuda_calls)
+
+
+def test_event_timing_on_the_device() -> None:
+    # torch.Event is what PT111 ports torch.cuda.Event to; the mock times it with the host clock.
+    result = run("timing.py")
+    assert result.passed, render_text(result)
+    assert "timed " in result.runs[0].output_tail
+
+
+def test_pin_memory_fails_with_a_note_naming_the_line() -> None:
+    result = run("pin_memory.py")
+    assert not result.passed
+    (report,) = result.runs
+    (note,) = [n for n in report.notes if "pinned host memory" in n]
+    assert f"{SCRIPTS / 'pin_memory.py'}:4" in note and "PT401" in note
+
+
+def test_compile_without_backend_selects_the_neuron_stand_in() -> None:
+    # torch-neuronx picks its backend on a Neuron device; inductor has no neuron code generator.
+    code = ("import torch\nm = torch.nn.Linear(4, 4).to('neuron')\n"
+            "c = torch.compile(m, mode='max-autotune')\n"
+            "print(c(torch.ones(2, 4, device='neuron')).device)\n")
+    result = run_stage([PY, "-c", code], target="neuron", backend="mock", timeout=120, echo=False)
+    assert result.passed, render_text(result)
+    (report,) = result.runs
+    assert "neuron:0" in report.output_tail
+    assert "ignores mode='max-autotune'" in report.output_tail  # the warning Neuron gives
+    (call,) = report.compile_calls
+    assert dict(call)["backend"] == "default" and dict(call)["site"] == "<string>:3"
+
+
+def test_recurrent_layers_match_the_cpu() -> None:
+    # ATen picks fused LSTM/GRU cell kernels off the CPU; the mock must still run them.
+    result = run("recurrent.py")
+    assert result.passed, render_text(result)
+    for name in ("LSTM", "GRU", "RNN"):
+        assert f"{name} ok neuron:0" in result.runs[0].output_tail

@@ -18,6 +18,8 @@ from porttool_neuron_mock import (
     _DEV,
     _FLOAT64,
     DEVICE_NAME,
+    SAVED_STORAGES,
+    SAVING,
     NeuronTensor,
     _is_neuron_device,
     _NeuronModule,
@@ -154,6 +156,79 @@ def _patch_data_factories() -> None:
         setattr(torch, name, make(original))
 
 
+# -- torch.Event on the device -------------------------------------------------------------------
+def _patch_event() -> None:
+    """``torch.Event`` (what PT111 ports ``torch.cuda.Event`` to) on the simulated device.
+
+    The Python device guard cannot implement event synchronisation or timing, so a neuron event
+    keeps host-clock times instead: the mock runs every op synchronously, so they are exact for it
+    (and say nothing about Neuron)."""
+    import time
+
+    base = torch.Event
+
+    class Event(base):  # type: ignore[misc, valid-type]
+        __doc__ = base.__doc__
+        __module__ = "torch"
+
+        def _mock(self) -> bool:
+            return self.device is not None and self.device.type == DEVICE_NAME
+
+        def record(self, stream: Any = None) -> None:
+            if not self._mock():
+                return super().record() if stream is None else super().record(stream)
+            self._porttool_time = time.perf_counter()
+            return None
+
+        def synchronize(self) -> None:
+            return None if self._mock() else super().synchronize()
+
+        def query(self) -> bool:
+            return True if self._mock() else super().query()
+
+        def wait(self, stream: Any = None) -> None:
+            if not self._mock():
+                return super().wait() if stream is None else super().wait(stream)
+            return None
+
+        def elapsed_time(self, end_event: Any) -> float:
+            if not self._mock():
+                return super().elapsed_time(end_event)
+            start = getattr(self, "_porttool_time", None)
+            end = getattr(end_event, "_porttool_time", None)
+            if start is None or end is None:
+                raise RuntimeError("Both events must be recorded before calculating elapsed time.")
+            return (end - start) * 1000.0
+
+    Event.__name__ = Event.__qualname__ = "Event"
+    torch.Event = Event
+
+
+# -- pinned host memory --------------------------------------------------------------------------
+PIN_MEMORY_NOTE = (
+    "pinned host memory was requested ({site}: DataLoader(pin_memory=True) or .pin_memory(), "
+    "PT401/PT402); the mock has no pinned-memory allocator for neuron and TorchNeuron's is "
+    "unconfirmed: `porttool rewrite --unsafe-fixes` sets pin_memory=False"
+)
+
+
+def _patch_pin_memory() -> None:
+    original = torch.Tensor.pin_memory
+
+    @functools.wraps(original)
+    def pin_memory(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(self, *args, **kwargs)
+        except (NotImplementedError, RuntimeError):
+            frame = user_frame(2)
+            site = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else \
+                "a DataLoader pin-memory thread"
+            RECORDER.note(PIN_MEMORY_NOTE.format(site=site))
+            raise
+
+    torch.Tensor.pin_memory = pin_memory  # type: ignore[method-assign]
+
+
 # -- torch.save / torch.load ---------------------------------------------------------------------
 def _to_device_tree(obj: Any) -> Any:
     if type(obj) is torch.Tensor or type(obj) is torch.nn.Parameter:
@@ -170,12 +245,78 @@ def _to_device_tree(obj: Any) -> Any:
     return obj
 
 
+_RESTORED: set[int] = set()  # data_ptr()s of storages torch.load restored from "neuron" tags
+
+
+def _tag(storage: Any) -> str | None:
+    if storage.device.type == "cpu" and storage.data_ptr() in SAVED_STORAGES:
+        return str(_DEV)
+    return None
+
+
+def _restore(storage: Any, location: str) -> Any:
+    if _is_neuron_device(location):
+        _RESTORED.add(storage.data_ptr())
+        return storage  # a CPU storage; load() wraps the tensors built on it
+    return None
+
+
+def _restore_tensor(t: Any) -> Any:
+    if (type(t) is torch.Tensor or type(t) is torch.nn.Parameter) and t.device.type == "cpu" \
+            and t.untyped_storage().data_ptr() in _RESTORED:
+        moved = NeuronTensor(t.detach())
+        if type(t) is torch.nn.Parameter:
+            return torch.nn.Parameter(moved, t.requires_grad)
+        return moved.requires_grad_(True) if t.requires_grad else moved
+    return t
+
+
+def _restore_tree(obj: Any) -> Any:
+    if isinstance(obj, torch.nn.Module):
+        return obj._apply(lambda t: _restore_tensor(t).detach() if t.device.type == "cpu" else t)
+    if isinstance(obj, torch.Tensor):
+        return _restore_tensor(obj)
+    if isinstance(obj, dict):
+        out = type(obj)() if type(obj) is not dict else {}
+        for k, v in obj.items():
+            out[k] = _restore_tree(v)
+        return out
+    if type(obj) in (list, tuple):
+        return type(obj)(_restore_tree(v) for v in obj)
+    return obj
+
+
 def _patch_load() -> None:
+    """torch.save/torch.load round-trip neuron tensors as on a device: saved with location
+    "neuron:0", loaded back onto the device (or wherever map_location says)."""
+    from torch import serialization
+
+    serialization.register_package(5, _tag, _restore)  # before the CPU tagger (10)
+    original_save = torch.save
+
+    @functools.wraps(original_save)
+    def save(*args: Any, **kwargs: Any) -> Any:
+        SAVING[0] += 1
+        try:
+            return original_save(*args, **kwargs)
+        finally:
+            SAVING[0] -= 1
+            if not SAVING[0]:
+                SAVED_STORAGES.clear()
+
+    torch.save = save
     original = torch.load
 
     @functools.wraps(original)
     def load(*args: Any, **kwargs: Any) -> Any:
         location = kwargs.get("map_location", args[1] if len(args) > 1 else None)
+        if location is None:
+            _RESTORED.clear()
+            try:
+                result = original(*args, **kwargs)
+                return _restore_tree(result) if _RESTORED else result
+            finally:
+                _RESTORED.clear()
         if not _is_neuron_device(location):
             return original(*args, **kwargs)
         if len(args) > 1:
@@ -193,13 +334,15 @@ def _patch_compile() -> None:
 
     @functools.wraps(original)
     def compile(model: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("backend") != DEVICE_NAME:
+        # No backend: torch-neuronx selects its own on a Neuron device, so the mock does too.
+        backend = kwargs.get("backend")
+        if backend not in (None, DEVICE_NAME) or args:
             return original(model, *args, **kwargs)
         frame = user_frame(2)
         site = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
         mode, dynamic = kwargs.get("mode"), kwargs.get("dynamic")
-        RECORDER.compile_call({"site": site, "mode": mode, "dynamic": dynamic,
-                               "fullgraph": kwargs.get("fullgraph", False)})
+        RECORDER.compile_call({"site": site, "backend": backend or "default", "mode": mode,
+                               "dynamic": dynamic, "fullgraph": kwargs.get("fullgraph", False)})
         if dynamic:
             raise RuntimeError(
                 "torch.compile(backend='neuron') does not support dynamic=True: the Neuron "
@@ -266,6 +409,30 @@ def _track_module(module: Any) -> None:
     _hooked[id(module)] = module.register_forward_pre_hook(_input_hook, with_kwargs=True)
 
 
+def _patch_module_getstate() -> None:
+    """Keep the mock's input hooks out of pickled modules (`torch.save(model)`, deepcopy): a
+    checkpoint written under the mock must load anywhere, `weights_only=True` included."""
+    from collections import OrderedDict
+
+    original = torch.nn.Module.__getstate__
+
+    @functools.wraps(original)
+    def __getstate__(self: Any) -> Any:
+        state = original(self)
+        hooks = state.get("_forward_pre_hooks")
+        if hooks and any(h is _input_hook for h in hooks.values()):
+            ours = {k for k, h in hooks.items() if h is _input_hook}
+            state["_forward_pre_hooks"] = OrderedDict(
+                (k, h) for k, h in hooks.items() if k not in ours)
+            with_kwargs = state.get("_forward_pre_hooks_with_kwargs")
+            if with_kwargs is not None:
+                state["_forward_pre_hooks_with_kwargs"] = type(with_kwargs)(
+                    (k, v) for k, v in with_kwargs.items() if k not in ours)
+        return state
+
+    torch.nn.Module.__getstate__ = __getstate__  # type: ignore[method-assign]
+
+
 def _patch_module_to() -> None:
     original = torch.nn.Module.to
 
@@ -283,3 +450,4 @@ def _patch_module_to() -> None:
         return result
 
     torch.nn.Module.to = to  # type: ignore[method-assign]
+    _patch_module_getstate()

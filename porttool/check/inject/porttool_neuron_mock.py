@@ -17,7 +17,8 @@ a CPU tensor; ``__torch_dispatch__`` runs every op on CPU and re-wraps; a boxed 
 PrivateUse1 key catches factory calls (``torch.zeros(..., device="neuron")``).
 
 Known limits: every neuron index maps to ``neuron:0`` (the Python device guard has one device);
-``torch.save`` writes CPU tensors; memory stats are zeros.
+memory stats are zeros; ``torch.Event`` times with the host
+clock; streams are not simulated; no pinned host memory.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ _CROSS_DEVICE_OK = frozenset(
         aten.set_.source_Tensor,
     }
 )
+# data_ptr()s of the CPU storages behind neuron tensors being saved (cleared after torch.save)
+SAVED_STORAGES: set[int] = set()
+SAVING = [0]  # torch.save calls in progress (only they tag storages)
 _LOCAL_SCALAR = aten._local_scalar_dense.default
 _TO_COPY = aten._to_copy.default
 _COPY_ = aten.copy_.default
@@ -100,6 +104,15 @@ class NeuronTensor(torch.Tensor):
         RECORDER.host_sync("tolist", user_frame(2))
         return self._elem.tolist()
 
+    # Indexing with a Python list (`x[:, [-1]]`) makes torch build the index tensor on the
+    # tensor's device from C++, which trips an internal assert for Python backends: build it on
+    # the CPU instead (a CPU index tensor is accepted on every device, as for CUDA).
+    def __getitem__(self, index: Any) -> Any:
+        return super().__getitem__(_host_index(index))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        super().__setitem__(_host_index(index), value)
+
     def numpy(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         raise TypeError(
             f"can't convert {_DEV} device type tensor to numpy. Use Tensor.cpu() to copy the "
@@ -107,9 +120,15 @@ class NeuronTensor(torch.Tensor):
         )
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        # A checkpoint written under the mock holds plain CPU tensors, loadable anywhere.
-        RECORDER.note("torch.save of neuron tensors stores CPU tensors under the mock")
-        return self._elem.detach().__reduce_ex__(protocol)
+        # Pickled as the CPU tensor; torch.save tags its storage "neuron:0" (see _patch_load), as
+        # a Neuron device would, and torch.load under the mock puts it back on the device.
+        elem = self._elem.detach()
+        ptr = elem.untyped_storage().data_ptr()
+        if ptr and SAVING[0]:
+            SAVED_STORAGES.add(ptr)
+        if getattr(self, "_is_param", False):  # nn.Parameter of a subclass: keep it a Parameter
+            return torch.nn.Parameter(elem, self.requires_grad).__reduce_ex__(protocol)
+        return elem.__reduce_ex__(protocol)
 
     @classmethod
     def __torch_dispatch__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
@@ -141,6 +160,19 @@ class NeuronTensor(torch.Tensor):
             return t([_wrap_out(o, originals, to_host, func, args, kwargs)
                       if type(o) is torch.Tensor else o for o in out])
         return out
+
+
+def _is_index_list(value: Any) -> bool:
+    return type(value) is list and all(
+        type(v) is int or type(v) is bool or _is_index_list(v) for v in value)
+
+
+def _host_index(index: Any) -> Any:
+    if _is_index_list(index):
+        return torch.tensor(index, device=_CPU) if index else index
+    if type(index) is tuple and any(_is_index_list(i) for i in index):
+        return tuple(torch.tensor(i, device=_CPU) if i and _is_index_list(i) else i for i in index)
+    return index
 
 
 def _unwrap(a: Any, originals: dict[int, Any], state: list[bool]) -> Any:
@@ -239,6 +271,20 @@ def _register_kernels() -> None:
                 aten_lib.impl(qual, _autocast_kernel(op, lower), "AutocastPrivateUse1")
             except RuntimeError:
                 pass  # kernel already registered by this torch build
+    # Recurrent layers: on a non-CPU device ATen picks fused cell kernels (_thnn_fused_lstm_cell)
+    # that have no CPU implementation; run torch's own decompositions (differentiable) instead.
+    from torch._decomp import decomposition_table
+
+    for qual in ("lstm.input", "lstm.data", "gru.input", "gru.data", "rnn_tanh.input",
+                 "rnn_tanh.data", "rnn_relu.input", "rnn_relu.data"):
+        name, _, overload = qual.partition(".")
+        op = getattr(getattr(aten, name, None), overload, None)
+        decomposition = decomposition_table.get(op) if op is not None else None
+        if decomposition is not None:
+            try:
+                aten_lib.impl(qual, decomposition, "AutogradPrivateUse1")
+            except RuntimeError:
+                pass
     _libraries.append(aten_lib)
 
 
@@ -401,8 +447,10 @@ def install() -> None:
         _patch_accelerator,
         _patch_compile,
         _patch_data_factories,
+        _patch_event,
         _patch_load,
         _patch_module_to,
+        _patch_pin_memory,
         _register_process_group_backend,
     )
 
@@ -411,6 +459,8 @@ def install() -> None:
     _patch_load()
     _patch_compile()
     _patch_module_to()
+    _patch_pin_memory()
+    _patch_event()
     try:
         _register_process_group_backend()
     except Exception as exc:  # keep the device usable without distributed  # noqa: BLE001

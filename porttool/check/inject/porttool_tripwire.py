@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,10 +32,26 @@ from porttool_events import RECORDER, caller_is_user, user_frame
 # One place for the codes, so the lead can remap them.
 RULE_CODES = {
     "cuda_method": "PT001",  # x.cuda(), module.cuda()
-    "cuda_device": "PT002",  # a "cuda" device reached (tensor placed, autocast, GradScaler, ...)
-    "cuda_api": "PT100",  # any torch.cuda.* API
-    "nccl_backend": "PT100",  # init_process_group("nccl")
+    "cuda_device": "PT002",  # a tensor placed on a "cuda" device
+    "cuda_device_type": "PT204",  # torch.autocast("cuda"), torch.amp.GradScaler("cuda")
+    "cuda_map_location": "PT005",  # torch.load(map_location="cuda")
+    "cuda_api": "PT100",  # a torch.cuda.* API no more specific rule covers
+    "nccl_backend": "PT501",  # init_process_group("nccl")
 }
+# The runner passes the rule registry's `torch.cuda.*` names -> codes (JSON), so a reached
+# `torch.cuda.synchronize()` reports PT105 like the scanner does; PT100 is the fallback.
+CODES_ENV = "PORTTOOL_CHECK_CUDA_CODES"
+
+
+def _api_codes() -> dict[str, str]:
+    try:
+        data = json.loads(os.environ.get(CODES_ENV) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+_API_CODES = _api_codes()
 
 _QUERY_FALLBACKS: dict[str, Any] = {
     "is_available": False,
@@ -66,6 +85,9 @@ _NOOPS = frozenset(
 )
 
 
+_CUDA_PACKAGE = os.sep + os.path.join("torch", "cuda") + os.sep
+
+
 class CudaTripwireError(RuntimeError):
     pass
 
@@ -77,8 +99,8 @@ def _raise(api: str, code: str, site: tuple[str, int]) -> None:
     )
 
 
-def _record(kind: str, api: str, depth: int = 3) -> tuple[str, tuple[str, int]]:
-    code = RULE_CODES[kind]
+def _record(kind: str, api: str, depth: int = 3, qualname: str = "") -> tuple[str, tuple[str, int]]:
+    code = _API_CODES.get(qualname) or RULE_CODES[kind]
     site = RECORDER.cuda_call(code, api, user_frame(depth))
     return code, site
 
@@ -88,7 +110,7 @@ def _wrap_function(qualname: str, name: str, fn: Callable[..., Any]) -> Callable
     def tripwire(*args: Any, **kwargs: Any) -> Any:
         if not caller_is_user(2):
             return fn(*args, **kwargs)
-        code, site = _record("cuda_api", f"{qualname}()")
+        code, site = _record("cuda_api", f"{qualname}()", qualname=qualname)
         if name in _QUERY_FALLBACKS:
             return _QUERY_FALLBACKS[name]
         if name in _NOOPS:
@@ -105,7 +127,7 @@ def _wrap_class(qualname: str, cls: type) -> None:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if caller_is_user(2) and type(self) is cls:
-            code, site = _record("cuda_api", f"{qualname}()")
+            code, site = _record("cuda_api", f"{qualname}()", qualname=qualname)
             _raise(f"{qualname}()", code, site)
         init(self, *args, **kwargs)
 
@@ -177,9 +199,12 @@ def install(torch: Any) -> None:
     original_lazy_init = torch.cuda._lazy_init
 
     def _lazy_init() -> None:
-        # Called from C++ right before a tensor is placed on a CUDA device; the nearest Python
-        # frame is the line that placed it.
-        if caller_is_user(2):
+        # Called from C++ right before a tensor is placed on a CUDA device; the innermost user
+        # frame is the line that placed it (directly, or through torch: `model.to("cuda")`).
+        # torch.cuda's own functions call it too: those calls are recorded (or not) by the
+        # wrappers of the torch.cuda API, and torch probes them under try/except.
+        caller = sys._getframe(1).f_code.co_filename
+        if _CUDA_PACKAGE not in caller and user_frame(2) is not None:
             code, site = _record("cuda_device", 'tensor placed on "cuda"')
             _raise('a tensor placed on "cuda"', code, site)
         original_lazy_init()
@@ -192,7 +217,7 @@ def install(torch: Any) -> None:
 
     def autocast__init__(self: Any, device_type: str, *args: Any, **kwargs: Any) -> None:
         if _device_is_cuda(device_type) and caller_is_user(2):
-            _record("cuda_device", f'torch.autocast("{device_type}")')
+            _record("cuda_device_type", f'torch.autocast("{device_type}")')
         autocast_init(self, device_type, *args, **kwargs)
 
     autocast_cls.__init__ = autocast__init__  # type: ignore[method-assign]
@@ -202,7 +227,7 @@ def install(torch: Any) -> None:
 
     def scaler__init__(self: Any, device: str = "cuda", *args: Any, **kwargs: Any) -> None:
         if _device_is_cuda(device) and caller_is_user(2) and type(self) is scaler_cls:
-            _record("cuda_device", f'torch.amp.GradScaler("{device}")')
+            _record("cuda_device_type", f'torch.amp.GradScaler("{device}")')
         scaler_init(self, device, *args, **kwargs)
 
     scaler_cls.__init__ = scaler__init__  # type: ignore[method-assign]
@@ -214,7 +239,7 @@ def install(torch: Any) -> None:
     def load(*args: Any, **kwargs: Any) -> Any:
         location = kwargs.get("map_location", args[1] if len(args) > 1 else None)
         if _device_is_cuda(location) and caller_is_user(2):
-            code, site = _record("cuda_device", f"torch.load(map_location={location!r})")
+            code, site = _record("cuda_map_location", f"torch.load(map_location={location!r})")
             _raise(f"torch.load(map_location={location!r})", code, site)
         return original_load(*args, **kwargs)
 

@@ -63,4 +63,32 @@ except TypeError as exc:
     assert "neuron:0" in str(exc)
 else:
     raise AssertionError("numpy() of a device tensor must fail")
+# A checkpoint saved from the device loads back onto it (its storages are tagged "neuron:0", as
+# on a Neuron device); CPU tensors in it (an RNG state) stay on the CPU; map_location="cpu" wins.
+buf = io.BytesIO()
+torch.save({"model": model.state_dict(), "rng": torch.get_rng_state(), "w": model.weight}, buf)
+buf.seek(0)
+back = torch.load(buf)
+assert back["model"]["weight"].device.type == "neuron" and back["w"].device.type == "neuron"
+assert back["rng"].device.type == "cpu"
+torch.set_rng_state(back["rng"])
+buf.seek(0)
+assert torch.load(buf, map_location="cpu")["w"].device.type == "cpu"
+buf = io.BytesIO()
+torch.save(model, buf)  # the whole module, with the mock's input hook on it
+buf.seek(0)
+whole = torch.load(buf, weights_only=False)
+assert isinstance(whole.weight, torch.nn.Parameter) and whole.weight.device.type == "neuron"
+assert whole(x).device.type == "neuron"
+
+# Indexing with Python lists (nanoGPT's `x[:, [-1], :]`), as on any device.
+cube = torch.arange(24.0).reshape(2, 3, 4)
+dev_cube = cube.to("neuron")
+assert dev_cube[:, [-1], :].device.type == "neuron"
+assert torch.equal(dev_cube[:, [-1], :].cpu(), cube[:, [-1], :])
+assert torch.equal(dev_cube[[1, 0]].cpu(), cube[[1, 0]])
+assert torch.equal(dev_cube[[True, False]].cpu(), cube[[True, False]])
+dev_cube[:, [0, 2]] = 0.0
+cube[:, [0, 2]] = 0.0
+assert torch.equal(dev_cube.cpu(), cube)
 print("contract ok")

@@ -1,0 +1,117 @@
+"""The static stage of `porttool check`: nothing is run, every problem is reported with its line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def static(run_cli: Any, cwd: Path, *args: str) -> tuple[int, dict[str, Any], list[tuple[str, int, str, str]]]:
+    code, out, _ = run_cli("check", "--output-format", "json", *args, cwd=cwd)
+    data = json.loads(out)
+    assert data["run"] is None  # no command: nothing was executed
+    problems = [(Path(p["path"]).name, p["line"], p["kind"], p["code"])
+                for p in data["static"]["problems"]]
+    return code, data["static"], problems
+
+
+def test_missing_torch_api_reported_with_its_line(run_cli: Any, tmp_path: Path) -> None:
+    write(tmp_path / "port.py", """\
+import torch
+import torch.nn.functional as F
+from torch import accelerator as acc
+
+torch.accelerator.synchronize()
+n = torch.accelerator.nonexistent_fn(0)
+y = F.not_a_function(torch.ones(2))
+acc.memory_allocated_v9()
+z = torch.nn.functional.relu(torch.ones(2))
+""")
+    code, result, problems = static(run_cli, tmp_path, "port.py")
+    assert code == 1 and result["passed"] is False
+    assert problems == [("port.py", 6, "missing-api", ""), ("port.py", 7, "missing-api", ""),
+                        ("port.py", 8, "missing-api", "")]
+    messages = [p["message"] for p in result["problems"]]
+    assert messages[0] == (f"`torch.accelerator.nonexistent_fn` does not exist in the installed "
+                           f"torch {torch.__version__}")
+    assert "`torch.nn.functional.not_a_function`" in messages[1]
+    assert "`torch.accelerator.memory_allocated_v9`" in messages[2]
+    assert result["torch_version"] == torch.__version__
+
+
+def test_apis_of_the_target_sdk_are_not_looked_up(run_cli: Any, tmp_path: Path) -> None:
+    # torch.neuron / torch_neuronx exist only with the SDK installed: not reported here.
+    write(tmp_path / "port.py", "import torch\nimport torch_neuronx\n"
+                                "torch.neuron.synchronize()\ntorch_neuronx.trace(None)\n")
+    code, _, problems = static(run_cli, tmp_path, "port.py")
+    assert (code, problems) == (0, [])
+
+
+def test_leftover_fixable_finding_reported(run_cli: Any, tmp_path: Path) -> None:
+    write(tmp_path / "half_ported.py", """\
+import torch
+
+device = torch.device("neuron")
+x = torch.ones(2).to(device)
+if torch.cuda.is_available():
+    torch.cuda.synchronize()
+""")
+    code, result, problems = static(run_cli, tmp_path, "half_ported.py")
+    assert code == 1
+    assert problems == [("half_ported.py", 5, "fixable", "PT101"),
+                        ("half_ported.py", 6, "fixable", "PT105")]
+    assert all("still fixable for neuron" in p["message"] for p in result["problems"])
+
+
+def test_unsafe_fixes_count_unless_no_unsafe_fixes(run_cli: Any, tmp_path: Path) -> None:
+    # pin_memory=True is fixable for neuron only with --unsafe-fixes (PT401).
+    write(tmp_path / "loader.py", "import torch\n"
+                                  "dl = torch.utils.data.DataLoader([1, 2], pin_memory=True)\n")
+    code, _, problems = static(run_cli, tmp_path, "loader.py")
+    assert code == 1 and problems == [("loader.py", 2, "fixable", "PT401")]
+    code, _, problems = static(run_cli, tmp_path, "--no-unsafe-fixes", "loader.py")
+    assert (code, problems) == (0, [])
+
+
+def test_suppressed_findings_are_not_reported(run_cli: Any, tmp_path: Path) -> None:
+    write(tmp_path / "timed.py", """\
+import torch
+
+torch.cuda.synchronize()  # porttool: ignore[PT105] -- timing needs the CUDA barrier here
+# porttool: ignore[PT101]
+ok = torch.cuda.is_available()
+""")
+    write(tmp_path / "vendored.py", "# porttool: skip-file\nimport torch\nx = torch.ones(1).cuda()\n")
+    code, result, problems = static(run_cli, tmp_path, "timed.py", "vendored.py")
+    assert (code, problems) == (0, [])
+    assert result["files"] == 2
+
+
+def test_syntax_error_is_reported_and_fails(run_cli: Any, tmp_path: Path) -> None:
+    write(tmp_path / "good.py", "import torch\nx = torch.ones(2)\n")
+    write(tmp_path / "broken.py", "import torch\n\ndef f(:\n    pass\n")
+    code, result, problems = static(run_cli, tmp_path, ".")
+    assert code == 1 and result["files"] == 2
+    assert problems == [("broken.py", 3, "syntax", "PT902")]
+    code, out, _ = run_cli("check", "broken.py", cwd=tmp_path)
+    assert code == 1 and "broken.py:3:" in out and "PT902" in out
+
+
+def test_code_that_parses_but_does_not_compile_fails(run_cli: Any, tmp_path: Path) -> None:
+    # `return` outside a function parses; only byte-compiling rejects it.
+    write(tmp_path / "bad.py", "import torch\nx = 1\nreturn x\n")
+    code, result, problems = static(run_cli, tmp_path, "bad.py")
+    assert code == 1
+    assert problems == [("bad.py", 3, "compile", "")]
+    assert "'return' outside function" in result["problems"][0]["message"]
