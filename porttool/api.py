@@ -13,13 +13,18 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from porttool.branches import branch_status
 from porttool.discovery import Candidate, discover
 from porttool.model import Diagnostic, FileResult, Finding, FixStatus, Severity, Site, Span
 from porttool.registry import Registry
 from porttool.scanner import CompiledRules, scan_tree
 from porttool.sources import SourceFile, read_source
 from porttool.suppression import Suppressions, parse_suppressions
+
+if TYPE_CHECKING:
+    from porttool.cache import ScanCache
 
 PARALLEL_THRESHOLD = 48  # below this many files, worker start-up costs more than it saves
 
@@ -48,10 +53,10 @@ def compiled(registry: Registry) -> CompiledRules:
 def display_path(path: Path, root: str) -> str:
     """The path as reported: relative to `root` when below it, else as given (POSIX separators)."""
     try:
-        relative = os.path.relpath(path.absolute(), root)
+        relative = os.path.relpath(path, root)  # relpath makes both absolute (cheaper than pathlib)
     except ValueError:  # another drive on Windows
         return path.as_posix()
-    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+    return path.as_posix() if relative.startswith("..") else relative.replace(os.sep, "/")
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,22 @@ def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
     return Analysis(source, text, kept, dropped, suppressions, cell_of_line)
 
 
-def fingerprint(code: str, path: str, snippet: str, occurrence: int) -> str:
+def fingerprint(code: str, snippet: str, occurrence: int) -> str:
+    """A finding's stable id within its file: the rule, the matched code with whitespace
+    normalised, and which occurrence of that same code in the file it is (0, 1, ...).
+
+    No line numbers, so edits elsewhere in the file keep it; no path either, because the path as
+    displayed depends on the working directory: consumers key on (file, fingerprint) themselves
+    (a baseline entry, a SARIF result's location).
+    """
     normal = re.sub(r"\s+", " ", snippet).strip()
-    return hashlib.sha256(f"{code}\0{path}\0{normal}\0{occurrence}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{code}\0{normal}\0{occurrence}".encode()).hexdigest()[:20]
 
 
 def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[Finding, ...]:
     """Turn target-independent sites into this target's findings (KEEP actions drop out)."""
+    if not analysis.sites:
+        return ()  # most files of a large tree: skip splitting their text into lines
     lines = re.split(r"\r\n|\r|\n", analysis.text)
     findings: list[Finding] = []
     seen: dict[tuple[str, str], int] = {}
@@ -120,6 +134,13 @@ def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[
         if site.in_dispatch:
             severity, status = Severity.INFO, FixStatus.NONE
             message += " (already dispatches per backend; left as is)"
+        elif site.branch is not None and status in (FixStatus.SAFE, FixStatus.UNSAFE):
+            in_branch, blocker = branch_status(site, analysis.sites, registry, target)
+            if in_branch is FixStatus.MANUAL and blocker is not None:
+                status = FixStatus.MANUAL
+                message += f" (the branch it guards keeps CUDA-only code, {blocker.code} on line {blocker.span.line}; port that first)"
+            elif in_branch is FixStatus.UNSAFE:
+                status = FixStatus.UNSAFE
         snippet_text = _span_text(lines, site.span)
         occurrence = seen.get((site.code, snippet_text), 0)
         seen[(site.code, snippet_text)] = occurrence + 1
@@ -142,7 +163,7 @@ def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[
                 guidance=fix.guidance,
                 behaviour_change=fix.behaviour_change,
                 snippet=lines[site.span.line - 1].strip() if site.span.line - 1 < len(lines) else "",
-                fingerprint=fingerprint(rule.code, analysis.source.display, snippet_text, occurrence),
+                fingerprint=fingerprint(rule.code, snippet_text, occurrence),
                 node_type=site.node_type,
                 in_dispatch=site.in_dispatch,
                 cell=cell,
@@ -151,11 +172,13 @@ def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[
     return tuple(findings)
 
 
+_MESSAGE_FIELD = re.compile(r"\{(name|value)\}")
+
+
 def _message(template: str, site: Site) -> str:
-    try:
-        return template.format(name=site.name, value=site.value)
-    except (KeyError, IndexError, ValueError):
-        return template
+    """Fill a rule message's `{name}` and `{value}`. Not `str.format`: a rule file is data, and
+    `{name.__class__...}` must neither reach into objects nor crash the run."""
+    return _MESSAGE_FIELD.sub(lambda m: str(getattr(site, m.group(1))), template)
 
 
 def _span_text(lines: list[str], span: Span) -> str:
@@ -217,8 +240,20 @@ def scan_paths(
     *,
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
+    cache: ScanCache | None = None,
 ) -> Iterator[FileResult]:
-    """Scan every candidate; yields results in candidate order, streaming."""
+    """Scan every candidate; yields results in candidate order, streaming.
+
+    With a `cache` (porttool.cache), unchanged files come from it and only the rest are scanned.
+    """
+    if cache is not None:
+        from porttool.cache import cached_scan
+
+        def scan_misses(misses: Sequence[Candidate]) -> Iterator[FileResult]:
+            return scan_paths(misses, options, jobs=jobs, progress=progress)
+
+        yield from cached_scan(candidates, lambda path: display_path(path, options.root), scan_misses, cache, progress)
+        return
     jobs = jobs or os.cpu_count() or 1
     if jobs <= 1 or len(candidates) < PARALLEL_THRESHOLD:
         for candidate in candidates:

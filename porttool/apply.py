@@ -17,8 +17,9 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from porttool.branches import branch_status
 from porttool.fixes import PORTABLE_DEVICE_EXPR, FixContext, FixDeclined, build_replacement
-from porttool.model import Action, Applicability, Rule, Site, TargetFix
+from porttool.model import Action, Applicability, FixStatus, Rule, Site, TargetFix
 from porttool.module_edits import (
     add_imports,
     cuda_imports,
@@ -71,18 +72,16 @@ class _Plan:
     declined: list[tuple[Site, str]] = field(default_factory=list)
 
 
-def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe: bool, mark_unfixed: bool, skip: frozenset[str] = frozenset(), text: str = "") -> _Plan:
+def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe: bool, mark_unfixed: bool, skip: frozenset[str] = frozenset()) -> _Plan:
     plan = _Plan()
-    blocks = _cuda_branches(text) if text and any(s.node_type == "Compare" for s in sites) else {}
     for site in sites:
         rule = registry.by_code.get(site.code)
         if rule is None or site.in_dispatch:
             continue
         fix = rule.fix_for(target)
-        branch = blocks.get((site.span.line, site.span.end_line)) if site.node_type == "Compare" else None
-        unported = _unported_inside(branch, sites, registry, target, unsafe) if branch else None
-        if unported is not None and fix.action in (Action.REWRITE, Action.REMOVE):
-            plan.declined.append((site, f"the branch it guards keeps CUDA-only code ({unported.code} on line {unported.span.line}); it stays a CUDA-only branch"))
+        in_branch, blocker = branch_status(site, sites, registry, target)
+        if blocker is not None and (in_branch is FixStatus.MANUAL or not unsafe) and fix.action in (Action.REWRITE, Action.REMOVE):
+            plan.declined.append((site, f"the branch it guards keeps CUDA-only code ({blocker.code} on line {blocker.span.line}); it stays a CUDA-only branch"))
             continue
         if fix.action in (Action.REWRITE, Action.REMOVE) and site.code not in skip:
             if fix.applicability is Applicability.UNSAFE and not unsafe:
@@ -94,43 +93,6 @@ def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe
         elif mark_unfixed and fix.action is Action.MANUAL:
             plan.marks.append((site, rule, fix.guidance or rule.summary))
     return plan
-
-
-def _cuda_branches(text: str) -> dict[tuple[int, int], tuple[int, int]]:
-    """For each `x == "cuda"`-style test of an `if`: the lines of the branch taken on CUDA.
-
-    Keyed by the test's (first, last) line; `!=` and `not in` tests take the `else` branch.
-    """
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return {}
-    found: dict[tuple[int, int], tuple[int, int]] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, (ast.If, ast.IfExp)) or not isinstance(node.test, ast.Compare) or len(node.test.ops) != 1:
-            continue
-        negated = isinstance(node.test.ops[0], (ast.NotEq, ast.NotIn))
-        branch = node.orelse if negated else node.body
-        parts = branch if isinstance(branch, list) else [branch]
-        if parts:
-            key = (node.test.lineno, node.test.end_lineno or node.test.lineno)
-            found[key] = (parts[0].lineno, max(p.end_lineno or p.lineno for p in parts))
-    return found
-
-
-def _unported_inside(branch: tuple[int, int], sites: Sequence[Site], registry: Registry, target: str, unsafe: bool) -> Site | None:
-    """A site in the branch that this port leaves CUDA-specific (manual, or unsafe and not enabled)."""
-    first, last = branch
-    for other in sites:
-        if not first <= other.span.line <= last or other.in_dispatch:
-            continue
-        rule = registry.by_code.get(other.code)
-        if rule is None:
-            continue
-        fix = rule.fix_for(target)
-        if fix.action is Action.MANUAL or (fix.applicability is Applicability.UNSAFE and not unsafe):
-            return other
-    return None
 
 
 def rewrite_text(
@@ -147,7 +109,7 @@ def rewrite_text(
     skip: set[str] = set()
     rejected: list[tuple[str, str]] = []
     for _ in range(len({s.code for s in sites}) + 1):
-        plan = plan_fixes(sites, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed, skip=frozenset(skip), text=text)
+        plan = plan_fixes(sites, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed, skip=frozenset(skip))
         if not plan.fixes and not plan.marks:
             return RewriteResult(text, held_back=tuple(plan.held_back), declined=tuple(plan.declined), rejected=tuple(rejected))
         try:
@@ -317,6 +279,7 @@ class _Rewriter(cst.CSTTransformer):
         self.touched_names: set[str] = set()  # names the replaced code used (their imports may now be unused)
         self._guarded: list[cst.IfExp] = []  # `call() if guard else None` built by fixes
         self._ported_lines: list[cst.CSTNode] = []  # statement lines a fix changed
+        self._needs_accelerator: list[cst.CSTNode] = []  # replacements whose statement runs only with an accelerator
         self._first_statement: cst.CSTNode | None = None
         self._header_comments: set[str] = set()
 
@@ -348,6 +311,8 @@ class _Rewriter(cst.CSTTransformer):
                 return replacement
             if isinstance(replacement, cst.IfExp) and _is_guarded_action(replacement):
                 self._guarded.append(replacement)
+            if ctx.needs_accelerator:
+                self._needs_accelerator.append(replacement)
             node = replacement
         if original_node in self.marks:
             # libcst keeps the comments above a module's first statement in the module header
@@ -417,6 +382,8 @@ class _Rewriter(cst.CSTTransformer):
         only = updated_node.body[0] if len(updated_node.body) == 1 else None
         if isinstance(only, cst.Expr) and any(only.value is guarded for guarded in self._guarded):
             updated_node = _as_if_statement(updated_node, only.value)  # type: ignore[assignment,arg-type]
+        elif isinstance(only, cst.Expr) and self._needs_accelerator and _contains_any(only, self._needs_accelerator):
+            updated_node = _under_accelerator_guard(updated_node, self.torch_name)  # type: ignore[assignment]
         if not updated_node.deep_equals(original_node):
             self._ported_lines.append(updated_node)
         return updated_node
@@ -448,6 +415,27 @@ class _Rewriter(cst.CSTTransformer):
                 continue  # (a comment above it would be lost with it, so then it stays)
             kept.append(statement)
         return kept
+
+
+def _contains_any(root: cst.CSTNode, nodes: list[cst.CSTNode]) -> bool:
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            nonlocal found
+            if any(node is n for n in nodes):
+                found = True
+            return not found
+
+    root.visit(_Find())
+    return found
+
+
+def _under_accelerator_guard(line: cst.SimpleStatementLine, torch_name: str) -> cst.If:
+    """`stmt` → `if torch.accelerator.is_available():\n    stmt` (comments above stay above)."""
+    inner = line.with_changes(leading_lines=[])
+    test = cst.parse_expression(f"{torch_name}.accelerator.is_available()")
+    return cst.If(test=test, body=cst.IndentedBlock(body=[inner]), leading_lines=line.leading_lines)
 
 
 def _code(node: cst.CSTNode) -> str:

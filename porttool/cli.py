@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from porttool import __version__
 from porttool.model import TARGETS
@@ -113,19 +114,30 @@ RulesDirOpt = typer.Option([], "--rules-dir", help="An extra folder of rule file
 ConfigOpt = typer.Option(None, "--config", help="pyproject.toml to read [tool.porttool] from.")
 
 
-def run_scan(paths: list[Path], settings, registry, *, jobs: Optional[int] = None):  # type: ignore[no-untyped-def]
+def run_scan(paths: list[Path], settings, registry, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
     from porttool import api
     from porttool.model import ScanReport
 
     candidates = api.collect_candidates(paths, settings.exclude, registry)
+    if only is not None:  # --changed-since: discovery as usual, narrowed to the changed files
+        candidates = [c for c in candidates if c.path.resolve() in only]
     options = api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd())
+    cache = None
+    if settings.cache:
+        from porttool.cache import ScanCache
+
+        cache = ScanCache.open(registry.signature, settings.target)
     bar = _progress_bar(len(candidates))
-    if bar is None:
-        results = list(api.scan_paths(candidates, options, jobs=jobs))
-    else:
-        with bar:
-            task = bar.add_task("scanning", total=len(candidates))
-            results = list(api.scan_paths(candidates, options, jobs=jobs, progress=lambda n: bar.advance(task, n)))
+    try:
+        if bar is None:
+            results = list(api.scan_paths(candidates, options, jobs=jobs, cache=cache))
+        else:
+            with bar:
+                task = bar.add_task("scanning", total=len(candidates))
+                results = list(api.scan_paths(candidates, options, jobs=jobs, progress=lambda n: bar.advance(task, n), cache=cache))
+    finally:
+        if cache is not None:
+            cache.close()
     scores = api.portability_scores(results, registry, TARGETS)
     return ScanReport(target=settings.target, results=tuple(results), rules=tuple(registry), scores=scores, version=__version__)
 
@@ -157,8 +169,14 @@ def scan(
     fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: info)."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings remain."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    baseline_file: Optional[Path] = typer.Option(None, "--baseline", help="Fail only on findings not recorded in this baseline; report recorded ones that are gone."),
+    write_baseline: Optional[Path] = typer.Option(None, "--write-baseline", help="Record today's findings in this file and exit 0."),
+    changed_since: Optional[str] = typer.Option(None, "--changed-since", help="Scan only files changed since this git ref (plus untracked files)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Scan every file afresh; neither read nor write the result cache."),
 ) -> None:
     """Find every CUDA-specific construct and report it, with what can be fixed for the target."""
+    from porttool import baseline
+    from porttool.changed import ChangedFilesError, changed_files
     from porttool.model import Severity
 
     with _errors_to_exit_codes():
@@ -169,11 +187,27 @@ def scan(
         settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config)
         if fail_on is not None:
             settings = settings.merged(fail_on=Severity(fail_on.value))
-        report = run_scan(paths, settings, registry, jobs=jobs)
+        if no_cache:
+            settings = settings.merged(cache=False)
+        try:
+            only = changed_files(changed_since, paths[0]) if changed_since is not None else None
+            report = run_scan(paths, settings, registry, jobs=jobs, only=only)
+            if write_baseline is not None:
+                entries = baseline.write(write_baseline, report.findings, [r.path for r in report.results], Path.cwd())
+                sys.stderr.write(f"porttool: recorded {len(report.findings)} findings of {report.files_scanned} files in {write_baseline} ({len(entries)} entries)\n")
+                raise typer.Exit(EXIT_CLEAN)
+            baseline_file = baseline_file or settings.baseline
+            comparison = None
+            if baseline_file is not None:
+                report, comparison = baseline.apply(report, baseline.load(baseline_file), baseline_file, Path.cwd())
+        except (baseline.BaselineError, ChangedFilesError) as exc:
+            raise UsageError(str(exc))
         _write_report(output_format, report, output_file, statistics)
         if output_format is not Fmt.text or output_file is not None:
             n = len(report.findings)
             sys.stderr.write(f"porttool: {report.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
+        if comparison is not None and baseline_file is not None:
+            sys.stderr.write(baseline.narration(comparison, baseline_file))
     threshold = settings.fail_on.rank
     failing = [f for f in report.findings if f.severity.rank >= threshold]
     if report.diagnostics and not exit_zero:
@@ -229,7 +263,7 @@ def rewrite(
                         "refusing to --apply: these files have uncommitted changes (commit or stash them, or pass --allow-dirty): "
                         + ", ".join(dirty)
                     )
-            from porttool.apply import clean_stale_temp_files
+            from porttool.writing import clean_stale_temp_files
 
             for root in paths:  # temp files an interrupted earlier --apply may have left
                 clean_stale_temp_files(root)
@@ -259,7 +293,18 @@ class CheckFmt(str, Enum):
     json = "json"
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+class _CheckCommand(TyperCommand):
+    """`check PATH... -- COMMAND...`: everything after the first `--` is the command, never PATHs."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["porttool_check_command"] = list(args[cut + 1 :])
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+@app.command(cls=_CheckCommand)
 def check(
     ctx: typer.Context,
     paths: Optional[List[Path]] = PathsArg,
@@ -283,7 +328,7 @@ def check(
     from porttool.check import runtime_report
     from porttool.check.static import check_static
 
-    command = list(ctx.args)
+    command = list(ctx.meta.get("porttool_check_command", []))
     with _errors_to_exit_codes():
         if not paths and not command:
             paths = [Path(".")]

@@ -69,6 +69,7 @@ class FixContext:
     imports: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     needs_device_constant: bool = False
     definitions: list[str] = field(default_factory=list)  # names in SUPPORT_DEFINITIONS the fix uses
+    needs_accelerator: bool = False  # the replacement raises without an accelerator: guard its statement
     declined: str | None = None
 
     # ------------------------------------------------------------------ helpers for handlers

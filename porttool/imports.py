@@ -8,6 +8,26 @@ an import hidden in `exec`, a star import — is listed in the rules' known prob
 from __future__ import annotations
 
 import ast
+from collections import deque
+from collections.abc import Iterator
+
+_BLOCK = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement, in `ast.walk`'s breadth-first order, without visiting expressions.
+
+    Imports are statements, and statements nest only in statement blocks; skipping the expression
+    nodes (most of a tree) makes this table about ten times cheaper to build than a full walk.
+    """
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        yield node
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list) and value and isinstance(value[0], _BLOCK):
+                todo.extend(value)
 
 
 class ImportTable:
@@ -15,7 +35,7 @@ class ImportTable:
 
     def __init__(self, tree: ast.AST) -> None:
         self.aliases: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in _statements(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:

@@ -123,6 +123,7 @@ class Site:
     value: str = ""  # the matched literal, where there is one
     in_dispatch: bool = False  # inside an if/elif chain that already dispatches per backend
     claim: Span | None = None  # the dotted expression this site claims (for fallback rules)
+    branch: tuple[int, int] | None = None  # a `x == "cuda"` test: first and last line of the branch taken on CUDA
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ class ScanReport:
     rules: tuple[Rule, ...]  # the selected rules (for SARIF's tool.driver.rules, docs links)
     scores: dict[str, dict[str, int | float]]  # per target: sites, safe, unsafe, manual, hint, score
     version: str
+    baseline: dict[str, Any] | None = None  # with --baseline: file, new, baselined, gone entries
 
     @property
     def findings(self) -> list[Finding]:

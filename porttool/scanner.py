@@ -187,6 +187,7 @@ class _Scanner:
         self.in_dispatch = False
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
+        self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
         self.dispatch_ifs = _device_type_dispatch_ifs(tree) if _MENTIONS_OTHER_BACKEND.search(source) else set()
 
     # positions -------------------------------------------------------------------------------
@@ -211,7 +212,7 @@ class _Scanner:
             self._col(end_line, node.end_col_offset or 0),  # type: ignore[attr-defined]
         )
 
-    def add(self, rule: Rule, node: ast.AST, *, name: str = "", value: str = "", claim: ast.AST | None = None) -> None:
+    def add(self, rule: Rule, node: ast.AST, *, name: str = "", value: str = "", claim: ast.AST | None = None, branch: tuple[int, int] | None = None) -> None:
         site = Site(
             code=rule.code,
             span=self.span(node),
@@ -220,6 +221,7 @@ class _Scanner:
             value=value,
             in_dispatch=self.in_dispatch,
             claim=self.span(claim) if claim is not None else None,
+            branch=branch,
         )
         if rule.match.get("fallback"):
             self.fallbacks.append(site)
@@ -287,7 +289,17 @@ class _Scanner:
     def visit_DictComp(self, node: ast.DictComp) -> None:
         self._comprehension(node, [node.key, node.value])
 
+    def _note_branch(self, node: ast.If | ast.IfExp) -> None:
+        """Remember which lines run when a `x == "cuda"`-style test holds (`!=`: the else branch)."""
+        test = node.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            taken = node.orelse if isinstance(test.ops[0], (ast.NotEq, ast.NotIn)) else node.body
+            parts = taken if isinstance(taken, list) else [taken]
+            if parts:
+                self.branches[id(test)] = (parts[0].lineno, max(p.end_lineno or p.lineno for p in parts))  # type: ignore[attr-defined]
+
     def visit_If(self, node: ast.If) -> None:
+        self._note_branch(node)
         if self.in_dispatch or (id(node) not in self.dispatch_ifs and not self._is_dispatch([t for t in _chain_tests(node)])):
             self.generic_visit(node)
             return
@@ -308,6 +320,7 @@ class _Scanner:
         return cuda and other
 
     def visit_IfExp(self, node: ast.IfExp) -> None:
+        self._note_branch(node)
         if not self.in_dispatch and self._is_dispatch(list(_ifexp_tests(node))):
             self.in_dispatch = True
             try:
@@ -473,7 +486,7 @@ class _Scanner:
             if isinstance(side, ast.Constant) and side.value == "cuda":
                 self.handled.add(id(side))
                 for rule in self.rules.device_strings["compared"]:
-                    self.add(rule, node, value="cuda")
+                    self.add(rule, node, value="cuda", branch=self.branches.get(id(node)))
                 return
 
     def _environ_key(self, key: ast.AST) -> None:

@@ -9,6 +9,7 @@ source.
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -75,10 +76,16 @@ def _git_toplevel(directory: Path) -> Path | None:
 def apply_in_place(results: Sequence[FileResult], sources: dict[str, Path]) -> list[tuple[str, str]]:
     """Write each changed file atomically. Returns (path, error) for files that could not be written."""
     failures: list[tuple[str, str]] = []
+    written: set[Path] = set()
     for result in results:
         if not result.changed:
             continue
-        path = sources[result.path]
+        # a symlink inside the tree is written through (the link stays a link), and a file reached
+        # by two names is written once
+        path = sources[result.path].resolve()
+        if path in written:
+            continue
+        written.add(path)
         error = _write_result(path, result)
         if error:
             failures.append((result.path, error))
@@ -95,6 +102,8 @@ def _write_result(path: Path, result: FileResult, destination: Path | None = Non
         data = current.encode(result.rewritten or "")
     except UnicodeEncodeError as exc:
         return f"the port cannot be written in the file's encoding ({current.encoding}): {exc.reason}"
+    if destination is None and not _writable(path):
+        return "the file is read-only; left unchanged (make it writable to port it)"
     try:
         if destination is None:
             write_atomic(path, data)
@@ -105,6 +114,15 @@ def _write_result(path: Path, result: FileResult, destination: Path | None = Non
     except OSError as exc:
         return f"cannot write: {exc.strerror or exc}"
     return None
+
+
+def _writable(path: Path) -> bool:
+    """Whether the user may write the file (a read-only file is not replaced, even by root or in a
+    writable directory, where an atomic rename would otherwise get round its mode)."""
+    try:
+        return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+    except OSError:
+        return False
 
 
 def write_out_dir(results: Sequence[FileResult], sources: dict[str, Path], roots: Sequence[Path], out_dir: Path) -> list[tuple[str, str]]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -58,4 +57,9 @@ def write(path: Path, text: str, **kw) -> Path:
     return path
 
 
-os.environ.setdefault("PORTTOOL_NO_CACHE", "1")
+@pytest.fixture(autouse=True)
+def _private_scan_cache(tmp_path_factory, monkeypatch):
+    """Every test scans with the result cache on, in a directory of its own: the suite exercises
+    the cache and never reads or writes the user's (subprocesses inherit the variables)."""
+    monkeypatch.setenv("PORTTOOL_CACHE_DIR", str(tmp_path_factory.mktemp("porttool-cache")))
+    monkeypatch.delenv("PORTTOOL_NO_CACHE", raising=False)

@@ -5,7 +5,7 @@ arguments, so only unambiguous shapes are rewritten:
 
 - no arguments → `torch.empty(0, dtype=..., device=...)` (an empty tensor, as before);
 - integer literals only (`FloatTensor(3, 4)`) → `torch.empty(3, 4, dtype=..., device=...)`
-  (uninitialised, as before);
+  (uninitialised, as before); one unpacked argument (`FloatTensor(*shape)`) likewise;
 - one list/tuple literal (`LongTensor([1, 2])`) → `torch.tensor([1, 2], dtype=..., device=...)`;
 - anything else (a variable could be a size or a sequence) is declined and reported.
 
@@ -40,6 +40,11 @@ def rewrite(node: cst.CSTNode, ctx: FixContext) -> cst.CSTNode | cst.RemovalSent
     dtype = DTYPES.get(name)
     if dtype is None:
         return ctx.decline(f"unknown legacy tensor type {name!r}")
+    if len(node.args) == 1 and node.args[0].star == "*" and node.args[0].keyword is None:
+        # `FloatTensor(*shape)`: unpacked sizes, the way shapes are passed around (torch.empty
+        # also takes them unpacked)
+        ctx.add_import("torch")
+        return ctx.parse(f"torch.empty(*{{sizes}}, dtype=torch.{dtype}, device={{device}})", sizes=node.args[0].value, device=ctx.device_literal(None))
     if any(arg.keyword is not None or arg.star for arg in node.args):
         return ctx.decline("keyword or starred arguments: size or data cannot be told apart")
     values = [arg.value for arg in node.args]

@@ -60,6 +60,8 @@ def rewrite(node: cst.CSTNode, ctx: FixContext) -> cst.CSTNode | cst.RemovalSent
     elif name in ("current_stream", "set_stream"):
         args = list(node.args)
         new = f"torch.accelerator.{name}()"
+        # both raise on a machine without an accelerator: `portable` runs the statement only with one
+        ctx.needs_accelerator = ctx.target == "portable"
     else:
         return ctx.decline(f"no generic equivalent known for torch.cuda.{name}")
     if args is None:

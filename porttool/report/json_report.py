@@ -34,7 +34,7 @@ def render(report: ScanReport, stream: TextIO) -> None:
 def to_dict(report: ScanReport) -> dict[str, Any]:
     findings = sorted_findings(report)
     diagnostics = sorted_diagnostics(report)
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "porttool", "version": report.version},
         "target": report.target,
@@ -52,6 +52,9 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
         "findings": [_finding(f) for f in findings],
         "diagnostics": [_diagnostic(d) for d in diagnostics],
     }
+    if report.baseline is not None:  # only with `scan --baseline`: findings above are the new ones
+        doc["baseline"] = report.baseline
+    return doc
 
 
 _SCORE_KEYS = ("sites", "safe", "unsafe", "manual", "hint")

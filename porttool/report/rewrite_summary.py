@@ -59,7 +59,8 @@ def render_summary(
     changed = [r for r in results if r.changed]
     fixed, held, manual, declined = (sum(tally[k].values()) for k in ("fixed", "held_back", "manual", "declined"))
     verb = "ported in place" if applied else (f"written to {out_dir}" if out_dir else "would change (diff above; --apply to write)")
-    lines = [f"porttool rewrite --target {target}: {len(changed)} of {len(results)} files {verb}"]
+    written = len(changed) - len(failures) if applied or out_dir else len(changed)  # a failed write is not a port
+    lines = [f"porttool rewrite --target {target}: {written} of {len(results)} files {verb}"]
     lines.append(f"  fixed: {fixed}" + (f" ({_codes(tally['fixed'])})" if fixed else ""))
     if held:
         lines.append(f"  held back (unsafe; use --unsafe-fixes): {held} ({_codes(tally['held_back'])})")

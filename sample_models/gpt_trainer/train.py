@@ -154,7 +154,7 @@ def main():
 
     if args.compile:
         print("compiling the model... (takes a ~minute)")
-        model = torch.compile(model)
+        model = torch.compile(model, mode="max-autotune")
 
     if ddp:
         model = DDP(model, device_ids=[local_rank], output_device=local_rank)

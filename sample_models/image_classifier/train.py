@@ -35,6 +35,7 @@ def parse_args():
     p.add_argument("--deterministic", action="store_true")
     p.add_argument("--no-cudnn", action="store_true", help="disable cuDNN (debugging)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dist-backend", default="nccl", help="process-group backend when launched by torchrun")
     return p.parse_args()
 
 
@@ -86,6 +87,10 @@ def main():
         torch.backends.cudnn.benchmark = True  # input sizes are fixed: let cuDNN autotune
     torch.backends.cudnn.enabled = not args.no_cudnn
 
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        torch.distributed.init_process_group(backend=args.dist_backend)
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     print(f"=> using {device}, {torch.cuda.device_count()} GPU(s) visible")
 
@@ -95,6 +100,8 @@ def main():
         model.cuda(args.gpu)
     else:
         model.cuda()
+    if distributed:
+        model = nn.parallel.DistributedDataParallel(model)
     criterion = nn.CrossEntropyLoss().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)

@@ -53,6 +53,7 @@ def main():
     args = parse_args()
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
+    torch.zeros(1, device=0)  # create the CUDA context up front so it is not timed
     describe_device()
 
     model = TinyEncoder(d_model=args.d_model, n_layers=args.layers, max_len=max(256, args.seq_len))

@@ -66,4 +66,6 @@ def memory_summary(device):
 def describe(device):
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
     return device.type

@@ -1,0 +1,155 @@
+"""Generate a synthetic PyTorch project of N files for scaling curves: deterministic, varied.
+
+About one file in four is CUDA-heavy training/inference code (device strings, `.cuda()`,
+`torch.cuda.*`, AMP, cuDNN flags, NCCL, environment variables); the rest is ordinary model,
+data and utility code that mentions `torch` and `device` but nothing CUDA-specific. Every file's
+text differs (names and constants carry its index), so a content-hash cache sees N distinct files.
+
+    python benchmarks/synthetic.py OUT_DIR N
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+CUDA_FILE = '''"""Training step {i}: written for a CUDA machine."""
+import os
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.cuda.amp import GradScaler, autocast
+
+os.environ["CUDA_VISIBLE_DEVICES"] = "{gpu}"
+torch.backends.cudnn.benchmark = True
+device = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Block{i}(nn.Module):
+    def __init__(self, width: int = {width}) -> None:
+        super().__init__()
+        self.proj = nn.Linear(width, width)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, x):
+        return self.norm(torch.relu(self.proj(x))) + x
+
+
+def setup_{i}(rank: int):
+    dist.init_process_group(backend="nccl", rank=rank, world_size={world})
+    torch.cuda.set_device(rank)
+    model = Block{i}().cuda()
+    return model, GradScaler()
+
+
+def train_{i}(model, loader, optimizer, scaler, steps: int = {steps}):
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
+    for step, (x, y) in enumerate(loader):
+        x, y = x.to("cuda:0", non_blocking=True), y.cuda()
+        with autocast():
+            loss = nn.functional.mse_loss(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        if step % {every} == 0:
+            print(step, loss.item(), torch.cuda.memory_allocated())
+        if step == steps:
+            break
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end)
+
+
+def load_{i}(path: str):
+    state = torch.load(path, map_location="cuda")
+    torch.cuda.empty_cache()
+    return state
+'''
+
+PLAIN_FILE = '''"""Model and data utilities, part {i}."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Config{i}:
+    width: int = {width}
+    depth: int = {depth}
+    dropout: float = 0.{drop}
+    vocab: int = {vocab}
+
+
+class Attention{i}(nn.Module):
+    def __init__(self, cfg: Config{i}) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
+        self.out = nn.Linear(cfg.width, cfg.width)
+        self.heads = max(1, cfg.width // 64)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q = q.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        k = k.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        v = v.view(b, t, self.heads, c // self.heads).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))
+        att = torch.softmax(att, dim=-1)
+        return self.out((att @ v).transpose(1, 2).reshape(b, t, c))
+
+
+class Model{i}(nn.Module):
+    def __init__(self, cfg: Config{i}) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(cfg.vocab, cfg.width)
+        self.layers = nn.ModuleList(Attention{i}(cfg) for _ in range(cfg.depth))
+        self.head = nn.Linear(cfg.width, cfg.vocab, bias=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens)
+        for layer in self.layers:
+            x = x + layer(x)
+        return self.head(x)
+
+
+def batches_{i}(data: torch.Tensor, size: int, device: torch.device):
+    for start in range(0, len(data) - size, size):
+        chunk = data[start : start + size]
+        yield chunk[:-1].to(device), chunk[1:].to(device)
+
+
+def count_parameters_{i}(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+'''
+
+
+def file_text(i: int) -> str:
+    if i % 4 == 0:
+        return CUDA_FILE.format(i=i, gpu=i % 8, width=64 + i % 512, world=1 + i % 16, steps=100 + i % 900, every=1 + i % 50)
+    return PLAIN_FILE.format(i=i, width=128 + i % 1024, depth=1 + i % 24, drop=i % 10, vocab=1000 + i)
+
+
+def generate(out: Path, count: int) -> tuple[int, int]:
+    """Write `count` files under `out` (100 per package folder); returns (files, lines)."""
+    lines = 0
+    for i in range(count):
+        folder = out / f"pkg{i // 100:04d}"
+        if i % 100 == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "__init__.py").write_text("")
+        text = file_text(i)
+        (folder / f"mod{i:06d}.py").write_text(text)
+        lines += text.count("\n")
+    return count + (count + 99) // 100, lines
+
+
+if __name__ == "__main__":
+    files, lines = generate(Path(sys.argv[1]), int(sys.argv[2]))
+    print(f"{files} files, {lines} lines")
