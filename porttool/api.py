@@ -349,6 +349,8 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
             return FileResult(path=display, findings=findings, sites=analysis.sites, diagnostics=(Diagnostic("PT905", display, str(exc)),))
     elif source.is_notebook:
         new_text = source.text
+    else:
+        new_text = _encodable_markers(new_text, source.encoding)
     applied_ids = {(s.code, s.span) for s in result.applied}
     held_ids = {(s.code, s.span) for s in result.held_back}
     by_site = list(zip(analysis.sites, _findings_by_site(analysis, findings)))
@@ -363,6 +365,25 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
         suppressed=len(analysis.suppressed),
         sites=analysis.sites,
     )
+
+
+_MARKER_LINE = re.compile(r"# porttool: TODO\(PT\d+\):[^\r\n]*")
+_ASCII_FOR = str.maketrans({"→": "->", "…": "...", "—": "-", "–": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "×": "x", "≥": ">=", "≤": "<="})
+
+
+def _encodable_markers(text: str, encoding: str) -> str:
+    """`--mark-unfixed` comments quote rule guidance (arrows, ellipses); in a file whose encoding
+    lacks those characters (latin-1) they are spelled in ASCII, so the port can still be written."""
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        pass
+
+    def spell(match: re.Match[str]) -> str:
+        return match.group(0).translate(_ASCII_FOR).encode(encoding, "replace").decode(encoding)
+
+    return _MARKER_LINE.sub(spell, text)
 
 
 def _findings_by_site(analysis: Analysis, findings: tuple[Finding, ...]) -> list[Finding | None]:

@@ -255,6 +255,11 @@ def rewrite(
         sources = {api.display_path(c.path, os.getcwd()): c.path for c in candidates}
         changed = [r for r in results if r.changed]
         failures: list[tuple[str, str]] = []
+        if apply:
+            from porttool.writing import clean_stale_temp_files
+
+            for root in paths:  # temp files an interrupted earlier --apply may have left
+                clean_stale_temp_files(root)
         if apply and changed:
             if not allow_dirty:
                 dirty = workspace.dirty_files(sources[r.path] for r in changed)
@@ -263,10 +268,6 @@ def rewrite(
                         "refusing to --apply: these files have uncommitted changes (commit or stash them, or pass --allow-dirty): "
                         + ", ".join(dirty)
                     )
-            from porttool.writing import clean_stale_temp_files
-
-            for root in paths:  # temp files an interrupted earlier --apply may have left
-                clean_stale_temp_files(root)
             failures = workspace.apply_in_place(changed, sources)
         elif out_dir is not None:
             try:

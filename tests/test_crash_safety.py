@@ -155,3 +155,15 @@ def test_write_atomic_never_exposes_a_partial_file(tmp_path, monkeypatch):
     assert target.read_bytes() == b"old\n" and not _temp_files(tmp_path)
     writing.write_atomic(target, b"new\n")
     assert target.read_bytes() == b"new\n" and (target.stat().st_mode & 0o777) == 0o640
+
+
+def test_stale_temp_files_are_removed_even_when_nothing_is_left_to_port(tmp_path, porttool_cmd):
+    """An already-ported tree still gets the leftovers of an interrupted run cleaned up."""
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "a.py").write_text('import torch\nx = torch.ones(2).to("neuron")\n')
+    stale = root / ".a.py.q8w1z2.porttool-tmp"
+    stale.write_text("import torch\nx = tor")
+    out = subprocess.run([*porttool_cmd, "rewrite", "--apply", "--allow-dirty", str(root)], cwd=root, capture_output=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr.decode()
+    assert not stale.exists()

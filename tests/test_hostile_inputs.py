@@ -350,3 +350,16 @@ def test_every_target_keeps_bom_crlf_and_latin1_together(tmp_path, run_cli, targ
     assert b.startswith(codecs.BOM_UTF8) and "é".encode() in b
     for data in (a, b):
         assert b".cuda()" not in data and data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_todo_markers_in_a_latin1_file_are_written_in_latin1(tmp_path, run_cli):
+    """Found by the fuzzer: `--mark-unfixed` guidance quotes arrows and ellipses that latin-1 lacks;
+    the port could not be written. The markers are now spelled in ASCII there; a rerun adds nothing."""
+    text = "# -*- coding: latin-1 -*-\nname = 'café'\nfrom apex import amp\n"
+    root = _tree(tmp_path, {"old.py": text.encode("latin-1")})
+    code, _, err = run_cli("rewrite", str(root), "--apply", "--allow-dirty", "--mark-unfixed", cwd=root)
+    assert code == 1 and "not written" not in err
+    data = (root / "old.py").read_bytes()
+    assert b"# porttool: TODO(PT707):" in data and b"caf\xe9" in data and b"->" in data
+    code, _, _ = run_cli("rewrite", str(root), "--apply", "--allow-dirty", "--mark-unfixed", cwd=root)
+    assert code == 0 and (root / "old.py").read_bytes() == data
