@@ -279,7 +279,7 @@ def rewrite(
         elif not apply and out_dir is None:
             rewrite_summary.render_diff(results, sys.stdout)
         rewrite_summary.render_summary(results, settings.target, unsafe, sys.stderr, applied=apply, out_dir=out_dir, failures=failures)
-    problems = failures or [d for r in results for d in r.diagnostics]
+    problems = bool(failures) or any(r.diagnostics for r in results)
     raise typer.Exit(EXIT_FINDINGS if changed or problems else EXIT_CLEAN)
 
 

@@ -607,8 +607,8 @@ def _device_type_dispatch_ifs(tree: ast.Module) -> set[int]:
     `elif`s) testing the same expression against "cuda" and another backend's name."""
     found: set[int] = set()
     for parent in ast.walk(tree):
-        for field in ("body", "orelse", "finalbody"):
-            statements = getattr(parent, field, None)
+        for attribute in ("body", "orelse", "finalbody"):
+            statements = getattr(parent, attribute, None)
             if not isinstance(statements, list):
                 continue
             run: list[ast.If] = []

@@ -85,7 +85,7 @@ def load_settings(config_file: Path | None) -> Settings:
             raise ConfigError(f"{config_file}: [tool.porttool] {key}: unknown key (known: {', '.join(sorted(CONFIG_KEYS))})")
         if not isinstance(value, expected):
             raise ConfigError(f"{config_file}: [tool.porttool] {key}: must be a {expected.__name__}")
-        if expected is list and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{config_file}: [tool.porttool] {key}: must be a list of strings")
     target = table.get("target", DEFAULT_TARGET)
     if target not in TARGETS:
