@@ -26,7 +26,9 @@ from porttool.module_edits import (
     device_constant,
     insert_after_imports,
     insert_definition,
+    maybe_unused,
     names_in,
+    remove_imports,
     torch_alias,
 )
 from porttool.registry import Registry
@@ -209,8 +211,11 @@ def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, 
     for name in dict.fromkeys(transformer.definitions):
         new_module = insert_definition(new_module, name, torch_name)
     if transformer.applied:
-        removable = cuda_imports(new_module, transformer.touched_names)
-        if removable:
+        removable = maybe_unused(new_module, cuda_imports(new_module, transformer.touched_names))
+        removed = remove_imports(new_module, removable) if removable else new_module
+        if removed is not None:
+            new_module = removed
+        else:  # the cases a name scan can't settle: libcst's scope analysis (the costliest step) decides
             remove_context = CodemodContext()
             for module_name, obj, asname in removable:
                 RemoveImportsVisitor.remove_unused_import(remove_context, module_name, obj, asname)

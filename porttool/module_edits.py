@@ -186,3 +186,76 @@ def cuda_imports(module: cst.Module, touched: set[str] = frozenset()) -> list[tu
                     if alias.asname is not None and isinstance(alias.asname.name, cst.Name) and CUDA_WORDS.search(name):
                         found.append((name, None, alias.asname.name.value))
     return found
+
+
+def maybe_unused(module: cst.Module, imports: list[tuple[str, str | None, str | None]]) -> list[tuple[str, str | None, str | None]]:
+    """The imports whose bound name is no longer read anywhere as a name (outside imports).
+
+    One plain visitor pass; it spares libcst's scope analysis (the costliest step of a rewrite)
+    for the common case where every candidate is still used. What it passes on, the scope
+    analysis still decides.
+    """
+    if not imports:
+        return []
+    used = _names_read(module)
+    return [(m, obj, asname) for m, obj, asname in imports if (asname or obj or m.split(".")[0]) not in used]
+
+
+def _names_read(module: cst.Module) -> set[str]:
+    found: set[str] = set()
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> bool:
+            return False
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+            return False
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            node.value.visit(self)  # `x.attr`: `x` is read, `attr` is not a name
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            found.add(node.value)
+
+    module.visit(_Collect())
+    return found
+
+
+def remove_imports(module: cst.Module, unused: list[tuple[str, str | None, str | None]]) -> cst.Module | None:
+    """Remove these top-level imports directly; None when a case needs libcst's scope analysis
+    (`__all__`, the name in a string, a comment on the import line)."""
+    code = module.code
+    if "__all__" in code:
+        return None
+    bound = {(asname or obj or m.split(".")[0]) for m, obj, asname in unused}
+    if any(re.search(rf"[\"'][^\"'\n]*\b{re.escape(name)}\b", code) for name in bound):
+        return None
+    wanted = {(m, obj, asname) for m, obj, asname in unused}
+    body: list[cst.BaseStatement] = []
+    for statement in module.body:
+        smalls = small_statements(statement)
+        if not smalls or not all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in smalls) or len(smalls) != 1:
+            body.append(statement)
+            continue
+        small = smalls[0]
+        kept = [alias for alias in small.names if _import_key(small, alias) not in wanted] if not isinstance(small.names, cst.ImportStar) else None  # type: ignore[union-attr]
+        if kept is None or len(kept) == len(small.names):  # type: ignore[arg-type]
+            body.append(statement)
+            continue
+        if any(line.comment for line in statement.leading_lines) or statement.trailing_whitespace.comment:  # type: ignore[attr-defined]
+            return None
+        if not kept:
+            continue
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        body.append(statement.with_changes(body=[small.with_changes(names=kept)]))  # type: ignore[attr-defined]
+    return module.with_changes(body=body)
+
+
+def _import_key(statement: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> tuple[str, str | None, str | None]:
+    name = cst.helpers.get_full_name_for_node(alias.name) or ""
+    asname = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else None
+    if isinstance(statement, cst.ImportFrom):
+        module_name = cst.helpers.get_full_name_for_node(statement.module) if statement.module else ""
+        return (module_name or "", name, asname)
+    return (name, None, asname)
