@@ -224,10 +224,8 @@ def _names_read(module: cst.Module) -> set[str]:
 
 def remove_imports(module: cst.Module, unused: list[tuple[str, str | None, str | None]]) -> cst.Module | None:
     """Remove these top-level imports directly; None when a case needs libcst's scope analysis
-    (`__all__`, the name in a string, a comment on the import line)."""
-    code = module.code
-    if "__all__" in code:
-        return None
+    (the name in a string, e.g. `__all__` or an annotation; a comment on the import line)."""
+    code = module.code  # (`__all__` lists names as strings: the string test below covers it)
     bound = {(asname or obj or m.split(".")[0]) for m, obj, asname in unused}
     if any(re.search(rf"[\"'][^\"'\n]*\b{re.escape(name)}\b", code) for name in bound):
         return None
