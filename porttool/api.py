@@ -266,11 +266,25 @@ def scan_paths(
 
     batches = _batches(candidates, jobs)
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         for results in pool.map(_scan_batch, [(b, options) for b in batches]):
             yield from results
             if progress:
                 progress(len(results))
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when porttool itself is gone (killed with SIGKILL, a
+    worker would otherwise wait on its task queue forever, holding that queue's pipe open itself)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="porttool-parent-watch", daemon=True).start()
 
 
 def _batches(items: Sequence[Candidate], jobs: int) -> list[list[Candidate]]:
@@ -415,7 +429,7 @@ def rewrite_paths(candidates: Sequence[Candidate], options: RewriteOptions, *, j
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
         for results in pool.map(_rewrite_batch, [(b, options) for b in _batches(candidates, jobs)]):
             yield from results
 

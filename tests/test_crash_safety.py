@@ -167,3 +167,46 @@ def test_stale_temp_files_are_removed_even_when_nothing_is_left_to_port(tmp_path
     out = subprocess.run([*porttool_cmd, "rewrite", "--apply", "--allow-dirty", str(root)], cwd=root, capture_output=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr.decode()
     assert not stale.exists()
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # field 4 of /proc/PID/stat: the parent's pid
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_end_when_porttool_is_killed(tmp_path, porttool_cmd):
+    """SIGKILL leaves no orphaned worker processes behind (they watch their parent)."""
+    work = tmp_path / "tree"
+    _make_tree(work)
+    proc = subprocess.Popen([*porttool_cmd, "rewrite", "-j", "2", str(work)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = [c for c in _children_of(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")] if _alive(proc.pid) else []
+        if len(workers) >= 2:
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("porttool finished before its workers could be seen")
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert workers and not [w for w in workers if _alive(w)], "worker processes outlived porttool"
