@@ -17,10 +17,8 @@ entries sorted, no timestamps, so rewriting an unchanged baseline changes no byt
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from porttool.model import Finding, ScanReport
+from porttool.writing import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -118,24 +117,10 @@ def write(path: Path, findings: Sequence[Finding], scanned: Iterable[str], cwd: 
         scanned_files = {relative_file(p, cwd, root) for p in scanned}
         entries += [e for e in load(path) if e.file not in scanned_files and (root / e.file).exists()]
     try:
-        _write_atomic(path, render(entries).encode("utf-8"))
+        write_atomic(path, render(entries).encode("utf-8"))
     except OSError as exc:
         raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc
     return sorted(entries)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # apply.write_atomic needs an existing file and pulls in libcst; a baseline may be new.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".porttool-tmp", dir=path.absolute().parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def compare(findings: Sequence[Finding], entries: Sequence[Entry], baseline_path: Path, scanned: Iterable[str], cwd: Path) -> Comparison:
