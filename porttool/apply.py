@@ -423,13 +423,13 @@ class _Rewriter(cst.CSTTransformer):
 
 
 def _contains_any(root: cst.CSTNode, nodes: list[cst.CSTNode]) -> bool:
+    wanted = {id(n) for n in nodes}
     found = False
 
     class _Find(cst.CSTVisitor):
         def on_visit(self, node: cst.CSTNode) -> bool:
             nonlocal found
-            if any(node is n for n in nodes):
-                found = True
+            found = found or id(node) in wanted
             return not found
 
     root.visit(_Find())
@@ -438,8 +438,12 @@ def _contains_any(root: cst.CSTNode, nodes: list[cst.CSTNode]) -> bool:
 
 def _under_accelerator_guard(line: cst.SimpleStatementLine, torch_name: str) -> cst.If:
     """`stmt` → `if torch.accelerator.is_available():\n    stmt` (comments above stay above)."""
-    inner = line.with_changes(leading_lines=[])
     test = cst.parse_expression(f"{torch_name}.accelerator.is_available()")
+    return _inside_if(line, test, line.with_changes(leading_lines=[]))
+
+
+def _inside_if(line: cst.SimpleStatementLine, test: cst.BaseExpression, inner: cst.SimpleStatementLine) -> cst.If:
+    """`if test:` + `inner`, where `line` was; the comments above `line` stay above the `if`."""
     return cst.If(test=test, body=cst.IndentedBlock(body=[inner]), leading_lines=line.leading_lines)
 
 
@@ -466,7 +470,7 @@ def _as_if_statement(line: cst.SimpleStatementLine, guarded: cst.IfExp) -> cst.I
     """A guarded call on a line of its own reads better as a statement: `if guard:` + the call."""
     call = guarded.body.with_changes(lpar=[], rpar=[]) if isinstance(guarded.body, cst.Call) else guarded.body
     inner = cst.SimpleStatementLine(body=[cst.Expr(call)], trailing_whitespace=line.trailing_whitespace)
-    return cst.If(test=guarded.test, body=cst.IndentedBlock(body=[inner]), leading_lines=line.leading_lines)
+    return _inside_if(line, guarded.test, inner)
 
 
 def _marker_present(text: str, existing: set[str]) -> bool:

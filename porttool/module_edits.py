@@ -232,21 +232,21 @@ def remove_imports(module: cst.Module, unused: list[tuple[str, str | None, str |
     wanted = {(m, obj, asname) for m, obj, asname in unused}
     body: list[cst.BaseStatement] = []
     for statement in module.body:
-        smalls = small_statements(statement)
-        if not smalls or not all(isinstance(x, (cst.Import, cst.ImportFrom)) for x in smalls) or len(smalls) != 1:
+        small = statement.body[0] if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 else None
+        if not isinstance(small, (cst.Import, cst.ImportFrom)) or isinstance(small.names, cst.ImportStar):
             body.append(statement)
             continue
-        small = smalls[0]
-        kept = [alias for alias in small.names if _import_key(small, alias) not in wanted] if not isinstance(small.names, cst.ImportStar) else None  # type: ignore[union-attr]
-        if kept is None or len(kept) == len(small.names):  # type: ignore[arg-type]
+        kept = [alias for alias in small.names if _import_key(small, alias) not in wanted]
+        if len(kept) == len(small.names):
             body.append(statement)
             continue
-        if any(line.comment for line in statement.leading_lines) or statement.trailing_whitespace.comment:  # type: ignore[attr-defined]
+        assert isinstance(statement, cst.SimpleStatementLine)
+        if any(line.comment for line in statement.leading_lines) or statement.trailing_whitespace.comment:
             return None
         if not kept:
             continue
         kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        body.append(statement.with_changes(body=[small.with_changes(names=kept)]))  # type: ignore[attr-defined]
+        body.append(statement.with_changes(body=[small.with_changes(names=kept)]))
     return module.with_changes(body=body)
 
 
