@@ -8,14 +8,50 @@ an import hidden in `exec`, a star import — is listed in the rules' known prob
 from __future__ import annotations
 
 import ast
+import bisect
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 _BLOCK = (ast.stmt, ast.excepthandler, ast.match_case)
 
 
-def _statements(tree: ast.AST) -> Iterator[ast.AST]:
-    """Every statement, in `ast.walk`'s breadth-first order, without visiting expressions.
+def line_numbers(source: str, offsets: Sequence[int]) -> list[int]:
+    """The 1-based line of each of the sorted `offsets`, counted as `ast` counts lines."""
+    lines: list[int] = []
+    line, last = 1, 0
+    lone_cr = "\r" in source  # `ast` also ends a line at a lone "\r"
+    for offset in offsets:
+        line += source.count("\n", last, offset)
+        if lone_cr:
+            line += source.count("\r", last, offset) - source.count("\r\n", last, offset)
+        last = offset
+        lines.append(line)
+    return lines
+
+
+def word_lines(source: str, word: str) -> list[int]:
+    """The sorted numbers of the lines `word` appears on."""
+    offsets = []
+    at = source.find(word)
+    while at != -1:
+        offsets.append(at)
+        at = source.find(word, at + 1)
+    return line_numbers(source, offsets)
+
+
+def holds_line(lines: Sequence[int], node: ast.stmt) -> bool:
+    """Does this statement (its decorators included) span one of the sorted `lines`?"""
+    start = node.lineno
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        start = min(start, *(d.lineno for d in decorators))
+    i = bisect.bisect_left(lines, start)
+    return i < len(lines) and lines[i] <= (node.end_lineno or start)
+
+
+def _statements(tree: ast.AST, lines: Sequence[int] | None = None) -> Iterator[ast.AST]:
+    """Every statement, in `ast.walk`'s breadth-first order, without visiting expressions; with
+    `lines`, only the statements that span one of them (and the blocks inside those).
 
     Imports are statements, and statements nest only in statement blocks; skipping the expression
     nodes (most of a tree) makes this table about ten times cheaper to build than a full walk.
@@ -23,6 +59,8 @@ def _statements(tree: ast.AST) -> Iterator[ast.AST]:
     todo = deque([tree])
     while todo:
         node = todo.popleft()
+        if lines is not None and isinstance(node, ast.stmt) and not holds_line(lines, node):
+            continue
         yield node
         for name in node._fields:
             value = getattr(node, name, None)
@@ -33,9 +71,10 @@ def _statements(tree: ast.AST) -> Iterator[ast.AST]:
 class ImportTable:
     """Maps a local name to the qualified name it was imported as."""
 
-    def __init__(self, tree: ast.AST) -> None:
+    def __init__(self, tree: ast.AST, source: str | None = None) -> None:
+        """With the `source`, only statements spanning a line that spells `import` are walked."""
         self.aliases: dict[str, str] = {}
-        for node in _statements(tree):
+        for node in _statements(tree, word_lines(source, "import") if source is not None else None):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:

@@ -11,11 +11,11 @@ import ast
 import fnmatch
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from porttool.imports import ImportTable
+from porttool.imports import ImportTable, holds_line, line_numbers
 from porttool.model import Rule, Site, Span
 from porttool.registry import Registry
 
@@ -67,6 +67,8 @@ class CompiledRules:
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     triggers: set[str] = field(default_factory=set)
     prefilter: re.Pattern[str] | None = None
+    line_words: tuple[str, ...] = ()  # lower-case words, one on every line a site can be on (`relevant_lines`)
+    line_word: re.Pattern[str] | None = None  # any of them, for short strings (names)
 
     @classmethod
     def build(cls, registry: Registry) -> CompiledRules:
@@ -120,6 +122,13 @@ class CompiledRules:
                     c.triggers.add(str(value))
         alternatives = [re.escape(t) for t in sorted(c.triggers) if t]
         c.prefilter = re.compile("|".join(alternatives)) if alternatives else None
+        # Words on every line a site can be on: the triggers in any case (identifier rules ignore
+        # case), and for environment-variable keys the os.environ/getenv spellings they sit in.
+        lowered = {t.lower() for t in c.triggers if t}
+        if c.environs:
+            lowered |= {"environ", "getenv", "putenv", "unsetenv"}
+        c.line_words = tuple(sorted(w for w in lowered if not any(o != w and o in w for o in lowered)))
+        c.line_word = re.compile("|".join(map(re.escape, c.line_words))) if c.line_words else None
         return c
 
     def may_match(self, text: str) -> bool:
@@ -174,9 +183,11 @@ def device_string_value(node: ast.AST) -> str | None:
 
 
 class _Scanner:
-    def __init__(self, source: str, tree: ast.Module, rules: CompiledRules) -> None:
+    def __init__(self, source: str, tree: ast.Module, rules: CompiledRules, *, prune: bool = True) -> None:
         self.rules = rules
-        self.imports = ImportTable(tree)
+        self.imports = ImportTable(tree, source)
+        # Statements holding none of these lines are skipped whole: most of a large file.
+        self.relevant = relevant_lines(source, rules, self.imports) if prune else None
         self.source = source
         self._lines: list[str] | None = None  # split only when a site needs a column
         self.sites: list[Site] = []
@@ -188,7 +199,11 @@ class _Scanner:
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
         self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
-        self.dispatch_ifs = _device_type_dispatch_ifs(tree) if _MENTIONS_OTHER_BACKEND.search(source) else set()
+        self.dispatch_ifs = _device_type_dispatch_ifs(tree, self.holds_relevant_line) if _MENTIONS_OTHER_BACKEND.search(source) else set()
+
+    def holds_relevant_line(self, node: ast.stmt) -> bool:
+        """Can this statement (decorators included) hold a site? False only when no line of it can."""
+        return self.relevant is None or holds_line(self.relevant, node)
 
     # positions -------------------------------------------------------------------------------
     @property
@@ -235,6 +250,8 @@ class _Scanner:
     # per-class table and read child fields directly instead of `ast.iter_child_nodes`.
     def visit(self, node: ast.AST) -> None:
         cls = type(node)
+        if cls in _STATEMENT_TYPES and not self.holds_relevant_line(node):  # type: ignore[arg-type]
+            return
         method = _VISITORS.get(cls, _MISSING)
         if method is _MISSING:
             method = _VISITORS[cls] = getattr(_Scanner, f"visit_{cls.__name__}", None)
@@ -567,6 +584,34 @@ class _Scanner:
 
 _MISSING = object()
 _VISITORS: dict[type, Any] = {}  # ast class -> the unbound `visit_*` method, or None
+_STATEMENT_TYPES = frozenset(c for c in vars(ast).values() if isinstance(c, type) and issubclass(c, ast.stmt))
+
+
+def relevant_lines(source: str, rules: CompiledRules, imports: ImportTable) -> list[int] | None:
+    """The sorted numbers of the lines a site can be on, or None for every line.
+
+    Every site's text spells a trigger word (`cuda`, `pin_memory`, `environ`...), except where an
+    import gave a trigger-named object another name (`from torch import cuda as c`, `import
+    torch.cuda.amp as amp`): those local names count as triggers too. Over-inclusion (a trigger in
+    a comment or a string) only costs time; the scan's results never depend on it.
+    """
+    words, any_word = rules.line_words, rules.line_word
+    if not words or any_word is None:
+        return None
+    lowered = source.lower()
+    if len(lowered) != len(source):
+        return None  # a character whose lower case is longer: offsets would shift; visit everything
+    starts: list[int] = []
+    for word in words:  # str.find per word: far faster than one regex alternation over the text
+        at = lowered.find(word)
+        while at != -1:
+            starts.append(at)
+            at = lowered.find(word, at + 1)
+    hidden = [local for local, qualified in imports.aliases.items() if any_word.search(qualified.lower()) and not any_word.search(local.lower())]
+    if hidden:
+        starts += [m.start() for m in re.finditer(r"\b(?:%s)\b" % "|".join(map(re.escape, hidden)), source)]
+    starts.sort()
+    return line_numbers(source, starts)
 
 
 class _ArgMarker(ast.AST):
@@ -602,17 +647,26 @@ def _compared_literal(test: ast.AST) -> tuple[str, str] | None:
     return None
 
 
-def _device_type_dispatch_ifs(tree: ast.Module) -> set[int]:
+def _device_type_dispatch_ifs(tree: ast.Module, holds_relevant_line: Callable[[ast.stmt], bool]) -> set[int]:
     """Ids of `if` statements that branch per device type: a run of consecutive `if`s (and their
-    `elif`s) testing the same expression against "cuda" and another backend's name."""
+    `elif`s) testing the same expression against "cuda" and another backend's name.
+
+    Walks statement blocks only, and only inside statements that can hold a site (an `if` no scan
+    visits needs no answer)."""
     found: set[int] = set()
-    for parent in ast.walk(tree):
-        for attribute in ("body", "orelse", "finalbody"):
+    todo: list[ast.AST] = [tree]
+    while todo:
+        parent = todo.pop()
+        for attribute in ("body", "orelse", "finalbody", "handlers", "cases"):
             statements = getattr(parent, attribute, None)
-            if not isinstance(statements, list):
+            if not isinstance(statements, list) or not statements or isinstance(statements[0], ast.expr):
                 continue
             run: list[ast.If] = []
             for statement in [*statements, None]:
+                if isinstance(statement, ast.stmt) and holds_relevant_line(statement):
+                    todo.append(statement)
+                elif isinstance(statement, (ast.excepthandler, ast.match_case)):
+                    todo.append(statement)
                 if isinstance(statement, ast.If):
                     run.append(statement)
                     continue
@@ -667,9 +721,11 @@ def _device_text(node: ast.AST, imports: ImportTable) -> str | None:
     return None
 
 
-def scan_tree(source: str, tree: ast.Module, rules: CompiledRules) -> list[Site]:
-    """All sites in a parsed module, sorted by position (fallback sites only where unclaimed)."""
-    scanner = _Scanner(source, tree, rules)
+def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: bool = True) -> list[Site]:
+    """All sites in a parsed module, sorted by position (fallback sites only where unclaimed).
+
+    `prune=False` visits every statement (the same result, slower: tests compare the two)."""
+    scanner = _Scanner(source, tree, rules, prune=prune)
     scanner.visit(tree)
     claimed = {s.claim for s in scanner.sites if s.claim is not None}
     sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
