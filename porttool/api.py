@@ -7,13 +7,15 @@ Files are spread over processes for large runs; results stream back in a stable 
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from porttool.branches import branch_status
 from porttool.discovery import Candidate, discover
@@ -26,7 +28,9 @@ from porttool.suppression import Suppressions, parse_suppressions
 if TYPE_CHECKING:
     from porttool.cache import ScanCache
 
-PARALLEL_THRESHOLD = 48  # below this many files, worker start-up costs more than it saves
+PARALLEL_THRESHOLD = 48  # rewrite: below this many files, worker start-up costs more than it saves
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,20 @@ class Analysis:
     cell_of_line: Callable[[int], tuple[int | None, int]] | None = None
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a tree is built and walked: an `ast` tree has no
+    cycles (refcounting frees it), but its millions of nodes trigger collections that cost ~14% of
+    a scan's CPU (measured on the torch corpus with gc.callbacks). Re-enabled afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
     """Find every site in a decoded source (a notebook's code cells included)."""
     text, cell_of_line = source.text, None
@@ -85,22 +103,28 @@ def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
     suppressions = parse_suppressions(text)
     if suppressions.skip_file or not rules.may_match(text):
         return Analysis(source, text, (), (), suppressions, cell_of_line)
-    try:
-        tree = ast.parse(text, filename=source.display)
-    except SyntaxError as exc:
-        line, col = exc.lineno or 1, (exc.offset or 1) - 1
-        where = f"line {line}"
-        if cell_of_line is not None:
-            cell, line = cell_of_line(line)
-            where = f"cell {cell}, line {line}"
-        hint = " (Python 2 code?)" if re.search(r"^\s*print\s+[\"'\w]", text, re.M) else ""
-        return Diagnostic("PT902", source.display, f"syntax error at {where}: {exc.msg}{hint}", line, max(col, 0))
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return Diagnostic("PT902", source.display, f"cannot parse: {exc}")
-    sites = scan_tree(text, tree, rules)
+    with gc_paused():
+        try:
+            tree = ast.parse(text, filename=source.display)
+        except SyntaxError as exc:
+            return _syntax_error(source, text, exc, cell_of_line)
+        except (ValueError, RecursionError, MemoryError) as exc:
+            return Diagnostic("PT902", source.display, f"cannot parse: {exc}")
+        sites = scan_tree(text, tree, rules)
+        del tree  # freed here, while collection is still off: no collector pass over its nodes
     kept = tuple(s for s in sites if not suppressions.suppresses(s.code, s.span.line))
     dropped = tuple(s for s in sites if suppressions.suppresses(s.code, s.span.line))
     return Analysis(source, text, kept, dropped, suppressions, cell_of_line)
+
+
+def _syntax_error(source: SourceFile, text: str, exc: SyntaxError, cell_of_line: Callable[[int], tuple[int | None, int]] | None) -> Diagnostic:
+    line, col = exc.lineno or 1, (exc.offset or 1) - 1
+    where = f"line {line}"
+    if cell_of_line is not None:
+        cell, line = cell_of_line(line)
+        where = f"cell {cell}, line {line}"
+    hint = " (Python 2 code?)" if re.search(r"^\s*print\s+[\"'\w]", text, re.M) else ""
+    return Diagnostic("PT902", source.display, f"syntax error at {where}: {exc.msg}{hint}", line, max(col, 0))
 
 
 def fingerprint(code: str, snippet: str, occurrence: int) -> str:
@@ -245,32 +269,85 @@ def scan_paths(
     """Scan every candidate; yields results in candidate order, streaming.
 
     With a `cache` (porttool.cache), unchanged files come from it and only the rest are scanned.
+    Worker processes are used only when the work is worth their start-up (`use_pool`).
     """
     if cache is not None:
         from porttool.cache import cached_scan
 
         def scan_misses(misses: Sequence[Candidate]) -> Iterator[FileResult]:
-            return scan_paths(misses, options, jobs=jobs, progress=progress)
+            return scan_paths(misses, options, jobs=jobs)
 
-        yield from cached_scan(candidates, lambda path: display_path(path, options.root), scan_misses, cache, progress)
+        yield from cached_scan(
+            candidates, lambda path: display_path(path, options.root), scan_misses, cache, progress, lambda c: scan_one(c, options)
+        )
         return
     jobs = jobs or os.cpu_count() or 1
-    if jobs <= 1 or len(candidates) < PARALLEL_THRESHOLD:
+    if not use_pool(candidates, jobs):
         for candidate in candidates:
             yield scan_one(candidate, options)
             if progress:
                 progress(1)
         return
+    for results in _pooled(_scan_batch, [(b, options) for b in _batches(candidates, jobs)], jobs):
+        yield from results
+        if progress:
+            progress(len(results))
+
+
+# A worker costs about 0.15 CPU s to start (interpreter, imports, the rules) and every batch is
+# pickled both ways, so the pool pays only when there is enough text to parse. The measure is the
+# bytes of the files (`os.stat`, counted only up to the threshold): with 2 workers the pool breaks
+# even in CPU-bound wall time near 1.5 MB of Python and wins clearly above POOL_MIN_BYTES; below
+# it one process is faster in CPU and about as fast in wall time (see benchmarks/README or the
+# README's performance section for the measurement).
+POOL_MIN_BYTES = 6 * 1024 * 1024
+POOL_MIN_FILES = 8  # fewer files than this never go to a pool, whatever their size
+
+
+def use_pool(candidates: Sequence[Candidate], jobs: int) -> bool:
+    """Whether scanning these candidates in `jobs` worker processes is worth starting them."""
+    if jobs <= 1 or len(candidates) < POOL_MIN_FILES:
+        return False
+    total = 0
+    for candidate in candidates:
+        try:
+            total += os.stat(candidate.path).st_size
+        except OSError:
+            continue
+        if total >= POOL_MIN_BYTES:
+            return True
+    return False
+
+
+def _pooled(function: Callable[[T], R], tasks: Sequence[T], jobs: int) -> Iterator[R]:
+    """`function` over `tasks` in a spawn pool of `jobs` workers; results in task order. At most a
+    few tasks per worker are in flight, so finished results never pile up ahead of the consumer."""
     import concurrent.futures
     import multiprocessing
+    from collections import deque
 
-    batches = _batches(candidates, jobs)
     context = multiprocessing.get_context("spawn")
+    window = max(2, jobs * IN_FLIGHT_PER_WORKER)
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
-        for results in pool.map(_scan_batch, [(b, options) for b in batches]):
-            yield from results
-            if progress:
-                progress(len(results))
+        pending: deque[concurrent.futures.Future[R]] = deque()
+        todo = iter(tasks)
+        try:
+            for task in todo:
+                pending.append(pool.submit(function, task))
+                if len(pending) >= window:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for task in todo:
+                    pending.append(pool.submit(function, task))
+                    break
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+IN_FLIGHT_PER_WORKER = 3
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -294,19 +371,27 @@ def _batches(items: Sequence[Candidate], jobs: int) -> list[list[Candidate]]:
 
 def portability_scores(results: Iterable[FileResult], registry: Registry, targets: Sequence[str]) -> dict[str, dict[str, int | float]]:
     """Per target: sites reported, sites porttool can fix (safe, unsafe), and the share fixable."""
+    from collections import Counter
+
+    codes = Counter(s.code for r in results for s in r.sites if not s.in_dispatch)
+    return scores_from_counts(codes, registry, targets)
+
+
+def scores_from_counts(site_codes: Mapping[str, int], registry: Registry, targets: Sequence[str]) -> dict[str, dict[str, int | float]]:
+    """`portability_scores` from the number of sites (not in dispatch) per rule code, so that a
+    streamed scan needs only those counters."""
     scores: dict[str, dict[str, int | float]] = {}
-    sites = [s for r in results for s in r.sites if not s.in_dispatch]
     for target in targets:
         counts = {"sites": 0, "safe": 0, "unsafe": 0, "manual": 0, "hint": 0}
-        for site in sites:
-            rule = registry.by_code.get(site.code)
+        for code, n in site_codes.items():
+            rule = registry.by_code.get(code)
             if rule is None:
                 continue
             fix = rule.fix_for(target)
             if fix.action.value == "keep":
                 continue
-            counts["sites"] += 1
-            counts[{"safe": "safe", "unsafe": "unsafe", "manual": "manual", "none": "hint"}[fix.status.value]] += 1
+            counts["sites"] += n
+            counts[{"safe": "safe", "unsafe": "unsafe", "manual": "manual", "none": "hint"}[fix.status.value]] += n
         actionable = counts["sites"] - counts["hint"]
         score = 100.0 if actionable == 0 else round(100.0 * (counts["safe"] + counts["unsafe"]) / actionable, 1)
         scores[target] = {**counts, "score": score}

@@ -44,6 +44,8 @@ OTHER_BACKEND_PREFIXES = (
     "torch.mtia",
 )
 
+_OTHER_BACKEND_WORDS = tuple(sorted({prefix.rsplit(".", 1)[-1] for prefix in OTHER_BACKEND_PREFIXES}))
+
 
 @dataclass
 class CompiledRules:
@@ -64,6 +66,7 @@ class CompiledRules:
     environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     files: list[tuple[tuple[str, ...], Rule]] = field(default_factory=list)
     identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
+    identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     triggers: set[str] = field(default_factory=set)
     prefilter: re.Pattern[str] | None = None
@@ -116,6 +119,7 @@ class CompiledRules:
                 c.identifiers.append((re.compile(m["pattern"]), rule))
                 words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
                 c.triggers.add(max(words, key=len) if words else "")
+                c.identifier_words += (max(words, key=len).lower(),) if words else ("",)
             elif kind == "string":
                 for value in m["values"]:
                     c.strings[str(value)].append(rule)
@@ -199,6 +203,7 @@ class _Scanner:
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
         self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
+        self.may_dispatch = any(word in source for word in _OTHER_BACKEND_WORDS)  # see _is_dispatch
         self.dispatch_ifs = _device_type_dispatch_ifs(tree, self.holds_relevant_line) if _MENTIONS_OTHER_BACKEND.search(source) else set()
 
     def holds_relevant_line(self, node: ast.stmt) -> bool:
@@ -327,6 +332,8 @@ class _Scanner:
             self.in_dispatch = False
 
     def _is_dispatch(self, tests: list[ast.AST]) -> bool:
+        if not self.may_dispatch:
+            return False  # no other backend's module is spelled anywhere in the file
         nodes = [n for t in tests for n in ast.walk(t) if isinstance(n, (ast.Attribute, ast.Name))]
         aliases = self.imports.aliases
         if not any(isinstance(n, ast.Name) and n.id in aliases for n in nodes):
@@ -411,6 +418,9 @@ class _Scanner:
         line = getattr(node, "lineno", 0)
         if line in self.identifier_lines:
             return
+        lowered = name.lower()
+        if not any(word in lowered for word in self.rules.identifier_words):
+            return  # (the prefilter's assumption too: an identifier rule's longest word is in every match)
         for pattern, rule in self.rules.identifiers:
             if pattern.search(name):
                 self.identifier_lines.add(line)
