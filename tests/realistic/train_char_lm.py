@@ -95,4 +95,5 @@ for it in range(max_iters):
         print(f"iter {it}: loss {loss.item():.6f}, time {(time.time() - t0) * 1000:.1f}ms")
 
 if ddp:
+    torch.distributed.barrier()  # every rank done before the group goes
     destroy_process_group()
