@@ -54,13 +54,17 @@ def compiled(registry: Registry) -> CompiledRules:
     return rules
 
 
-def display_path(path: Path, root: str) -> str:
+def display_path(path: Path | str, root: str) -> str:
     """The path as reported: relative to `root` when below it, else as given (POSIX separators)."""
-    try:
-        relative = os.path.relpath(path, root)  # relpath makes both absolute (cheaper than pathlib)
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
-    return path.as_posix() if relative.startswith("..") else relative.replace(os.sep, "/")
+    name = os.fspath(path)
+    if os.sep == "/" and not name.startswith("/") and root == os.getcwd():
+        relative = os.path.normpath(name)  # what relpath gives here, without its two abspaths
+    else:
+        try:
+            relative = os.path.relpath(name, root)  # relpath makes both absolute (cheaper than pathlib)
+        except ValueError:  # another drive on Windows
+            return Path(name).as_posix()
+    return Path(name).as_posix() if relative.startswith("..") else relative.replace(os.sep, "/")
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,59 @@ def collect_candidates(paths: Sequence[Path], excludes: Sequence[str], registry:
     return list(discover(paths, excludes=excludes, extra_suffixes=file_suffixes))
 
 
+class CandidateList(Sequence[Candidate]):
+    """Candidates held as path strings: a few dozen bytes each where a `Candidate` with its `Path`
+    takes a few hundred, which at 100k files is most of a scan's memory. Items are made on access."""
+
+    __slots__ = ("_explicit", "_paths")
+
+    def __init__(self, paths: list[str], explicit: bytes) -> None:
+        self._paths = paths
+        self._explicit = explicit
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def,override]
+        if isinstance(index, slice):
+            return CandidateList(self._paths[index], self._explicit[index])
+        return Candidate(Path(self._paths[index]), bool(self._explicit[index]))
+
+    def __iter__(self) -> Iterator[Candidate]:
+        for path, explicit in zip(self._paths, self._explicit):
+            yield Candidate(Path(path), bool(explicit))
+
+    @property
+    def names(self) -> list[str]:
+        """The paths as strings (no `Candidate` made)."""
+        return self._paths
+
+    def pick(self, indices: Iterable[int]) -> CandidateList:
+        """The candidates at these indices, still compact."""
+        chosen = list(indices)
+        return CandidateList([self._paths[i] for i in chosen], bytes(self._explicit[i] for i in chosen))
+
+
+def ordered_candidates(
+    paths: Sequence[Path], excludes: Sequence[str], registry: Registry, root: str, only: set[Path] | None = None
+) -> CandidateList:
+    """`collect_candidates`, sorted by displayed path (the order a streamed report needs: reports
+    sort findings by path as a string, which is not the walk's order) and held compactly.
+    `only` keeps just those files (resolved paths), as `--changed-since` asks."""
+    file_suffixes = sorted({g.lstrip("*") for r in registry for g in r.match.get("globs", ()) if r.match["kind"] == "file"})
+    names: list[str] = []
+    explicit: set[str] = set()  # files named on the command line (a handful)
+    for candidate in discover(paths, excludes=excludes, extra_suffixes=file_suffixes):
+        if only is not None and candidate.path.resolve() not in only:
+            continue
+        name = os.fspath(candidate.path)
+        names.append(name)
+        if candidate.explicit:
+            explicit.add(name)
+    names.sort(key=lambda name: display_path(name, root))
+    return CandidateList(names, bytes(name in explicit for name in names) if explicit else bytes(len(names)))
+
+
 def scan_paths(
     candidates: Sequence[Candidate],
     options: ScanOptions,
@@ -277,9 +334,8 @@ def scan_paths(
         def scan_misses(misses: Sequence[Candidate]) -> Iterator[FileResult]:
             return scan_paths(misses, options, jobs=jobs)
 
-        yield from cached_scan(
-            candidates, lambda path: display_path(path, options.root), scan_misses, cache, progress, lambda c: scan_one(c, options)
-        )
+        root = options.root
+        yield from cached_scan(candidates, lambda path: display_path(path, root), scan_misses, cache, progress, lambda c: scan_one(c, options))
         return
     jobs = jobs or os.cpu_count() or 1
     if not use_pool(candidates, jobs):
@@ -288,19 +344,31 @@ def scan_paths(
             if progress:
                 progress(1)
         return
-    for results in _pooled(_scan_batch, [(b, options) for b in _batches(candidates, jobs)], jobs):
+    from porttool.cache import loads_many
+
+    for packed in _pooled(_scan_batch_packed, ((list(b), options) for b in _lazy_batches(candidates, jobs)), jobs):
+        results = loads_many(packed)
         yield from results
         if progress:
             progress(len(results))
 
 
-# A worker costs about 0.15 CPU s to start (interpreter, imports, the rules) and every batch is
-# pickled both ways, so the pool pays only when there is enough text to parse. The measure is the
-# bytes of the files (`os.stat`, counted only up to the threshold): with 2 workers the pool breaks
-# even in CPU-bound wall time near 1.5 MB of Python and wins clearly above POOL_MIN_BYTES; below
-# it one process is faster in CPU and about as fast in wall time (see benchmarks/README or the
-# README's performance section for the measurement).
-POOL_MIN_BYTES = 6 * 1024 * 1024
+def _scan_batch_packed(args: tuple[list[Candidate], ScanOptions]) -> bytes:
+    """A worker's batch, packed as the cache packs results (cheaper to send than pickled objects)."""
+    from porttool.cache import dumps_many
+
+    return dumps_many(_scan_batch(args))
+
+
+# Two spawned workers cost about 0.3-0.5 CPU s more than one process (interpreter start-up,
+# imports, the rules, pickling every batch both ways), so the pool pays only when there is enough
+# text to parse. The measure is the bytes of the files (`os.stat`, counted only up to the
+# threshold). Measured on 2 cores (`-j 1` vs a forced pool at `-j 2`, `--no-cache`), torch subsets:
+# 1.0 MB 0.35 vs 0.64 CPU s; 2.6 MB (the TorchFix comparison) 0.69 vs 1.04; 5.8 MB 1.38 vs 1.88;
+# 11 MB 2.72 vs 3.36. What the pool buys is wall time on a quiet machine (the 46 MB torch corpus:
+# 12.5 s at -j 1, 6.35 s at -j 2); on a loaded one it buys nothing. The threshold keeps small
+# scans (a pre-commit run, the TorchFix comparison) in one process.
+POOL_MIN_BYTES = 4 * 1024 * 1024
 POOL_MIN_FILES = 8  # fewer files than this never go to a pool, whatever their size
 
 
@@ -319,7 +387,7 @@ def use_pool(candidates: Sequence[Candidate], jobs: int) -> bool:
     return False
 
 
-def _pooled(function: Callable[[T], R], tasks: Sequence[T], jobs: int) -> Iterator[R]:
+def _pooled(function: Callable[[T], R], tasks: Iterable[T], jobs: int) -> Iterator[R]:
     """`function` over `tasks` in a spawn pool of `jobs` workers; results in task order. At most a
     few tasks per worker are in flight, so finished results never pile up ahead of the consumer."""
     import concurrent.futures
@@ -347,7 +415,7 @@ def _pooled(function: Callable[[T], R], tasks: Sequence[T], jobs: int) -> Iterat
                 future.cancel()
 
 
-IN_FLIGHT_PER_WORKER = 3
+IN_FLIGHT_PER_WORKER = 8  # batches per worker submitted ahead: enough that one slow batch does not idle the others
 
 
 def exit_with_parent(parent_pid: int) -> None:
@@ -362,6 +430,13 @@ def exit_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="porttool-parent-watch", daemon=True).start()
+
+
+def _lazy_batches(items: Sequence[Candidate], jobs: int) -> Iterator[Sequence[Candidate]]:
+    """`_batches` as slices made when the pool asks for them (a `CandidateList` stays compact)."""
+    size = max(8, min(64, len(items) // (jobs * 8) or 1))
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _batches(items: Sequence[Candidate], jobs: int) -> list[list[Candidate]]:

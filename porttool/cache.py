@@ -1,5 +1,5 @@
-"""A content-hash cache of per-file scan results, so a re-scan of an unchanged tree reads and
-hashes each file instead of parsing it.
+"""A content-hash cache of per-file scan results, so a re-scan of an unchanged tree neither parses
+nor (mostly) reads a file.
 
 Where: `$PORTTOOL_CACHE_DIR`, else `$XDG_CACHE_HOME/porttool`, else `~/.cache/porttool`; one
 SQLite database (WAL mode, a busy timeout) that concurrent runs share safely. Off with
@@ -11,18 +11,33 @@ porttool's version and its own code, the Python version (the `ast` grammar), the
 content (`Registry.signature`, which covers `--select/--ignore`, rule folders and their edits)
 and the target. A namespace not used for 30 days is dropped.
 
+The stat fast path (like git's index or ruff's cache): next to the entries, a table maps a file's
+absolute path to what `os.stat` said when its bytes were last hashed (size, mtime and ctime in
+nanoseconds, inode, device) and the key those bytes gave. When all of these are unchanged the key
+is taken without reading the file. What that guarantees: any write to a file, or any `os.utime`
+on it, sets its ctime to the current time, and replacing it (an editor's save by rename) changes
+its inode, so a changed file never matches its recorded stat — even an edit that keeps the size
+and puts the old mtime back. Same-second edits are covered by the racy-timestamp rule: a stat
+whose mtime or ctime is within `RACY_S` (2 s) of the moment it was taken is never recorded (the
+file could still change within the timestamp's granularity), so such a file is read and hashed
+again next time. What it does not cover: a clock set back by more than that, or a file system
+that reports neither ctime nor a changing mtime; `--no-cache` is the way out there.
+
 The cache never makes a run fail: an unreadable, locked or corrupted database, or an entry that
 does not decode, is a miss (a corrupted database file is moved aside and started afresh).
 Rewrites are never cached: they are computed from a fresh scan.
+
+Memory stays flat with the tree's size: lookups go in batches of `CHUNK` paths, a run keeps one
+20-byte key per file between its two passes, and values are decoded one batch at a time as the
+results are consumed.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import functools
 import hashlib
 import json
+import marshal
 import os
 import sqlite3
 import sys
@@ -31,25 +46,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from porttool import __version__, model
+from porttool import __version__
 from porttool.discovery import Candidate
-from porttool.model import FileResult
+from porttool.model import Diagnostic, FileResult, Finding, FixStatus, Severity, Site, Span
 from porttool.sources import MAX_BYTES
 
-SCHEMA = 1
+SCHEMA = 2
 DATABASE = f"scan-v{SCHEMA}.sqlite3"
 BUSY_TIMEOUT_S = 30.0
 STALE_AFTER_S = 30 * 24 * 3600
 COMMIT_EVERY = 500  # results per write transaction: few fsyncs, short locks
-
-_TYPES: dict[str, type] = {
-    name: obj
-    for name, obj in vars(model).items()
-    if isinstance(obj, type) and obj.__module__ == model.__name__ and (dataclasses.is_dataclass(obj) or issubclass(obj, enum.Enum))
-}
-
-_ENUMS: dict[str, type[enum.Enum]] = {name: cls for name, cls in _TYPES.items() if issubclass(cls, enum.Enum)}
-_FIELDS: dict[str, tuple[str, ...]] = {name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in _TYPES.items() if dataclasses.is_dataclass(cls)}
+CHUNK = 400  # paths or keys per lookup query (below SQLite's oldest 999-parameter limit)
+RACY_S = 2.0  # a stat this close to its file's last change is not trusted later
 
 
 def cache_dir() -> Path:
@@ -83,51 +91,138 @@ def namespace(registry_signature: str, target: str) -> str:
     return hashlib.blake2b(json.dumps(parts).encode(), digest_size=16).hexdigest()
 
 
-def entry_key(data: bytes, display: str) -> str:
+def entry_key(data: bytes, display: str) -> bytes:
     h = hashlib.blake2b(data, digest_size=20)
     h.update(b"\0" + display.encode("utf-8", "surrogateescape"))
-    return h.hexdigest()
+    return h.digest()
 
 
 # values ------------------------------------------------------------------------------------------
-# A result is stored as compact JSON: a model dataclass as {"@": class, "f": [field values]}, an
-# enum as {"#": class, "v": value}, a tuple as a list. Only porttool.model types decode, and a
-# field count that does not match the class (an entry from other code) is a miss.
+# A result is stored as `marshal` data of plain tuples (C speed both ways, no code runs on load):
+# each model object as the tuple of its fields in declaration order, spans as 4-tuples, enums as
+# their values. Decoding builds the frozen dataclasses without their __init__ (the fields were
+# checked when they were encoded); anything that does not decode to this shape is a miss.
+
+_FINDING = ("code", "rule", "message", "path", "span", "severity", "target", "status", "fix_title", "guidance", "behaviour_change", "snippet", "fingerprint", "node_type", "in_dispatch", "cell")
+_SITE = ("code", "span", "node_type", "name", "value", "in_dispatch", "claim", "branch")
+_DIAGNOSTIC = ("code", "path", "message", "line", "column")
+_RESULT = ("path", "findings", "diagnostics", "original", "rewritten", "applied", "held_back", "suppressed", "sites")
+_TAG = "porttool-scan-2"
+_SEVERITIES = {s.value: s for s in Severity}
+_STATUSES = {s.value: s for s in FixStatus}
+_new = object.__new__
 
 
-def encode(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)) and not isinstance(value, enum.Enum):
-        return value
-    if isinstance(value, enum.Enum):
-        return {"#": type(value).__name__, "v": value.value}
-    if isinstance(value, (tuple, list)):
-        return [encode(v) for v in value]
-    names = _FIELDS.get(type(value).__name__)
-    if names is not None and _TYPES[type(value).__name__] is type(value):
-        return {"@": type(value).__name__, "f": [encode(getattr(value, n)) for n in names]}
-    raise TypeError(f"cannot cache a {type(value).__name__}")
+def _check_fields() -> None:
+    import dataclasses
+
+    for cls, names in ((Finding, _FINDING), (Site, _SITE), (Diagnostic, _DIAGNOSTIC), (FileResult, _RESULT), (Span, ("line", "column", "end_line", "end_column"))):
+        if tuple(f.name for f in dataclasses.fields(cls)) != names:  # pragma: no cover - caught by the tests
+            raise RuntimeError(f"porttool.cache: the fields of {cls.__name__} changed; update the cache encoding")
 
 
-def _revive(obj: dict[str, Any]) -> Any:
-    """json's object hook: inner objects are revived first, so lists here hold finished values."""
-    if "@" in obj:
-        name = obj["@"]
-        names, values = _FIELDS[name], obj["f"]
-        if len(values) != len(names):
-            raise ValueError("field count changed")
-        return _TYPES[name](**{n: tuple(v) if type(v) is list else v for n, v in zip(names, values)})
-    return _ENUMS[obj["#"]](obj["v"])
+_check_fields()
+
+
+def _span_t(span: Span) -> tuple[int, int, int, int]:
+    return (span.line, span.column, span.end_line, span.end_column)
+
+
+def _finding_t(f: Finding) -> tuple[Any, ...]:
+    if type(f) is not Finding:
+        raise TypeError(f"cannot cache a {type(f).__name__}")
+    return (f.code, f.rule, f.message, f.path, _span_t(f.span), f.severity.value, f.target, f.status.value, f.fix_title, f.guidance, f.behaviour_change, f.snippet, f.fingerprint, f.node_type, f.in_dispatch, f.cell)
+
+
+def _site_t(s: Site) -> tuple[Any, ...]:
+    if type(s) is not Site:
+        raise TypeError(f"cannot cache a {type(s).__name__}")
+    return (s.code, _span_t(s.span), s.node_type, s.name, s.value, s.in_dispatch, None if s.claim is None else _span_t(s.claim), s.branch)
+
+
+def encode(result: Any) -> tuple[Any, ...]:
+    if type(result) is not FileResult:
+        raise TypeError(f"cannot cache a {type(result).__name__}")
+    r = result
+    diagnostics = tuple((d.code, d.path, d.message, d.line, d.column) for d in r.diagnostics)
+    return (_TAG, r.path, tuple(map(_finding_t, r.findings)), diagnostics, r.original, r.rewritten, tuple(map(_finding_t, r.applied)), tuple(map(_finding_t, r.held_back)), r.suppressed, tuple(map(_site_t, r.sites)))
+
+
+def _span(t: tuple[int, int, int, int]) -> Span:
+    span = _new(Span)
+    span.__dict__.update(line=t[0], column=t[1], end_line=t[2], end_column=t[3])
+    return span
+
+
+def _finding(t: tuple[Any, ...]) -> Finding:
+    if len(t) != 16:
+        raise ValueError("not a finding")
+    finding = _new(Finding)
+    d = finding.__dict__
+    d.update(zip(_FINDING, t))
+    d["span"] = _span(t[4])
+    d["severity"] = _SEVERITIES[t[5]]
+    d["status"] = _STATUSES[t[7]]
+    return finding
+
+
+def _site(t: tuple[Any, ...]) -> Site:
+    if len(t) != 8:
+        raise ValueError("not a site")
+    site = _new(Site)
+    d = site.__dict__
+    d.update(zip(_SITE, t))
+    d["span"] = _span(t[1])
+    if t[6] is not None:
+        d["claim"] = _span(t[6])
+    return site
+
+
+def _diagnostic(t: tuple[Any, ...]) -> Diagnostic:
+    if len(t) != 5:
+        raise ValueError("not a diagnostic")
+    diagnostic = _new(Diagnostic)
+    diagnostic.__dict__.update(zip(_DIAGNOSTIC, t))
+    return diagnostic
+
+
+def decode(t: Any) -> FileResult:
+    if type(t) is not tuple or len(t) != 10 or t[0] != _TAG:
+        raise TypeError("not a file result")
+    result = _new(FileResult)
+    result.__dict__.update(
+        path=t[1],
+        findings=tuple(map(_finding, t[2])),
+        diagnostics=tuple(map(_diagnostic, t[3])),
+        original=t[4],
+        rewritten=t[5],
+        applied=tuple(map(_finding, t[6])),
+        held_back=tuple(map(_finding, t[7])),
+        suppressed=t[8],
+        sites=tuple(map(_site, t[9])),
+    )
+    return result
 
 
 def dumps(result: FileResult) -> bytes:
-    return json.dumps(encode(result), separators=(",", ":"), ensure_ascii=False).encode()
+    return marshal.dumps(encode(result), 4)
 
 
 def loads(data: bytes) -> FileResult:
-    result = json.loads(data, object_hook=_revive)
-    if not isinstance(result, FileResult):
-        raise TypeError("not a file result")
-    return result
+    return decode(marshal.loads(data))
+
+
+def dumps_many(results: Sequence[FileResult]) -> bytes:
+    """Several results in one value (how pool workers send a batch back: pickling the dataclasses
+    one attribute at a time costs several times more CPU on both sides)."""
+    return marshal.dumps([encode(r) for r in results], 4)
+
+
+def loads_many(data: bytes) -> list[FileResult]:
+    return [decode(t) for t in marshal.loads(data)]
+
+
+_DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, EOFError, UnicodeDecodeError, RecursionError, AttributeError)
 
 
 # the store ---------------------------------------------------------------------------------------
@@ -142,7 +237,8 @@ class ScanCache:
         self.path = path
         self.hits = 0
         self.misses = 0
-        self._pending: list[tuple[str, str, bytes]] = []
+        self._pending: list[tuple[str, bytes, bytes]] = []
+        self._pending_stats: list[tuple[Any, ...]] = []
 
     @classmethod
     def open(cls, registry_signature: str, target: str, directory: Path | None = None) -> ScanCache | None:
@@ -167,15 +263,39 @@ class ScanCache:
                 return None
         return None
 
-    def get(self, key: str) -> FileResult | None:
+    def _select(self, sql: str, items: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows for `items` (at most CHUNK) in one query; none when the database fails."""
+        if not items:
+            return []
         try:
-            row = self.connection.execute("SELECT value FROM entries WHERE namespace = ? AND key = ?", (self.namespace, key)).fetchone()
+            marks = ",".join("?" * len(items))
+            return self.connection.execute(sql.format(marks), (self.namespace, *items)).fetchall()
         except sqlite3.Error:
-            row = None
-        if row is not None:
+            return []
+
+    def file_stats(self, paths: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """path -> (display, size, mtime_ns, ctime_ns, ino, dev, key, whether that key's entry
+        exists) as recorded."""
+        rows = self._select(
+            "SELECT f.path, f.display, f.size, f.mtime_ns, f.ctime_ns, f.ino, f.dev, f.key, "
+            "EXISTS (SELECT 1 FROM entries e WHERE e.namespace = f.namespace AND e.key = f.key) "
+            "FROM files f WHERE f.namespace = ? AND f.path IN ({})",
+            paths,
+        )
+        return {row[0]: row[1:] for row in rows}
+
+    def existing(self, keys: Sequence[bytes]) -> set[bytes]:
+        return {row[0] for row in self._select("SELECT key FROM entries WHERE namespace = ? AND key IN ({})", keys)}
+
+    def values(self, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+        return dict(self._select("SELECT key, value FROM entries WHERE namespace = ? AND key IN ({})", keys))  # type: ignore[arg-type]
+
+    def get(self, key: bytes) -> FileResult | None:
+        data = self.values([key]).get(key)
+        if data is not None:
             try:
-                result = loads(row[0])
-            except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError, RecursionError):
+                result = loads(data)
+            except _DECODE_ERRORS:
                 result = None  # a damaged or foreign entry: scan again, the put replaces it
             if result is not None:
                 self.hits += 1
@@ -183,7 +303,7 @@ class ScanCache:
         self.misses += 1
         return None
 
-    def put(self, key: str, result: FileResult) -> None:
+    def put(self, key: bytes, result: FileResult) -> None:
         try:
             value = dumps(result)
         except (TypeError, ValueError):
@@ -192,13 +312,24 @@ class ScanCache:
         if len(self._pending) >= COMMIT_EVERY:
             self.flush()
 
+    def record_stat(self, path: str, display: str, stat: os.stat_result, key: bytes) -> None:
+        self._pending_stats.append((self.namespace, path, display, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev, key))
+        if len(self._pending_stats) >= COMMIT_EVERY:
+            self.flush()
+
     def flush(self) -> None:
         rows, self._pending = self._pending, []
-        if not rows:
+        stats, self._pending_stats = self._pending_stats, []
+        if not rows and not stats:
             return
         try:
             with self.connection:
-                self.connection.executemany("INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)", rows)
+                if rows:
+                    self.connection.executemany("INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)", rows)
+                if stats:
+                    self.connection.executemany(
+                        "INSERT OR REPLACE INTO files (namespace, path, display, size, mtime_ns, ctime_ns, ino, dev, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", stats
+                    )
         except sqlite3.Error:
             pass  # locked past the timeout, disk full, read-only: this run just does not cache
 
@@ -216,8 +347,13 @@ def _connect(path: Path) -> sqlite3.Connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute(
-            "CREATE TABLE IF NOT EXISTS entries (namespace TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS entries (namespace TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, "
             "PRIMARY KEY (namespace, key)) WITHOUT ROWID"
+        )
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS files (namespace TEXT NOT NULL, path TEXT NOT NULL, display TEXT NOT NULL, size INTEGER NOT NULL, "
+            "mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, ino INTEGER NOT NULL, dev INTEGER NOT NULL, key BLOB NOT NULL, "
+            "PRIMARY KEY (namespace, path)) WITHOUT ROWID"
         )
         connection.execute("CREATE TABLE IF NOT EXISTS namespaces (namespace TEXT PRIMARY KEY, used REAL NOT NULL)")
     except BaseException:
@@ -233,6 +369,7 @@ def _touch_namespace(connection: sqlite3.Connection, space: str) -> None:
         stale = [row[0] for row in connection.execute("SELECT namespace FROM namespaces WHERE used < ?", (now - STALE_AFTER_S,))]
         for old in stale:
             connection.execute("DELETE FROM entries WHERE namespace = ?", (old,))
+            connection.execute("DELETE FROM files WHERE namespace = ?", (old,))
             connection.execute("DELETE FROM namespaces WHERE namespace = ?", (old,))
 
 
@@ -252,47 +389,140 @@ def _move_aside(path: Path) -> None:
 # the scan ----------------------------------------------------------------------------------------
 
 
-def _read_for_key(path: Path) -> bytes | None:
-    """The bytes to hash, or None for files the cache leaves alone (unreadable, too large)."""
+_now = time.time  # (the tests move the clock)
+
+
+def _read(path: str) -> bytes | None:
     try:
-        if path.stat().st_size > MAX_BYTES:
-            return None
-        return path.read_bytes()
+        with open(path, "rb") as stream:
+            return stream.read()
     except OSError:
         return None
 
 
+def _keys(names: Sequence[str], display: Callable[[str], str], cache: ScanCache) -> tuple[list[bytes | None], list[bool]]:
+    """Pass 1 for a chunk of candidates (their paths): each one's entry key (None: not cacheable)
+    and whether the cache holds it. A file whose stat matches the recorded one is not read; any
+    other is read and hashed, and its stat recorded for next time unless it is racy."""
+    now = _now()  # before the stats: a change after this moment gets a later timestamp
+    racy_ns = int((now - RACY_S) * 1e9)
+    cwd = os.getcwd()
+    infos: list[tuple[str, str, os.stat_result] | None] = []
+    for name in names:
+        try:
+            stat = os.stat(name)
+        except OSError:
+            infos.append(None)
+            continue
+        if stat.st_size > MAX_BYTES:
+            infos.append(None)
+            continue
+        infos.append((os.path.normpath(os.path.join(cwd, name)), display(name), stat))  # abspath, one getcwd
+    recorded = cache.file_stats([info[0] for info in infos if info is not None])
+    keys: list[bytes | None] = []
+    known: set[bytes] = set()  # keys whose entry the stat lookup saw
+    for info in infos:
+        if info is None:
+            keys.append(None)
+            continue
+        absolute, shown, stat = info
+        row = recorded.get(absolute)
+        if row is not None and row[:6] == (shown, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev):
+            keys.append(row[6])
+            if row[7]:
+                known.add(row[6])
+            continue
+        data = _read(absolute)
+        if data is None or len(data) != stat.st_size:  # unreadable, or changed since the stat
+            keys.append(None)
+            continue
+        key = entry_key(data, shown)
+        keys.append(key)
+        if stat.st_mtime_ns < racy_ns and stat.st_ctime_ns < racy_ns:
+            # Recorded now, hit or miss (a miss's entry follows when it is scanned): the stat was
+            # taken before the read, so a change after it never matches this row.
+            cache.record_stat(absolute, shown, stat, key)
+    found = known | cache.existing([k for k in keys if k is not None and k not in known])
+    return keys, [k is not None and k in found for k in keys]
+
+
 def cached_scan(
     candidates: Sequence[Candidate],
-    display: Callable[[Path], str],
+    display: Callable[[str], str],
     scan: Callable[[Sequence[Candidate]], Iterator[FileResult]],
     cache: ScanCache,
     progress: Callable[[int], None] | None = None,
+    rescan: Callable[[Candidate], FileResult] | None = None,
 ) -> Iterator[FileResult]:
-    """Results in candidate order: hits from the cache, misses from `scan` (stored as they come)."""
-    keys: list[str | None] = []
-    hits: dict[int, FileResult] = {}
-    misses: list[Candidate] = []
-    for index, candidate in enumerate(candidates):
-        data = _read_for_key(candidate.path)
-        key = None if data is None else entry_key(data, display(candidate.path))
-        keys.append(key)
-        found = cache.get(key) if key is not None else None
-        if found is not None:
-            hits[index] = found
-        else:
-            misses.append(candidate)
+    """Results in candidate order: hits from the cache, misses from `scan` (stored as they come).
+
+    Two passes: the first finds each file's key and whether the cache holds it (in batches, keeping
+    only the keys); the second streams the results, scanning the misses together (so a pool sees
+    them all) and reading the hits' values one batch ahead. A hit whose entry vanished or does not
+    decode in between is scanned again with `rescan` (in this process).
+    """
+    keys: list[bytes | None] = []
+    hit: list[bool] = []
+    names = getattr(candidates, "names", None)  # api.CandidateList: no Candidate objects made
+    if names is None:
+        names = [os.fspath(c.path) for c in candidates]
+    for start in range(0, len(names), CHUNK):
+        chunk_keys, chunk_hits = _keys(names[start : start + CHUNK], display, cache)
+        keys += chunk_keys
+        hit += chunk_hits
+    cache.flush()
+    missed = [i for i, h in enumerate(hit) if not h]
+    pick = getattr(candidates, "pick", None)  # api.CandidateList: stays compact
+    if len(missed) == len(candidates):  # a cold run: no copy
+        misses: Sequence[Candidate] = candidates
+    else:
+        misses = pick(missed) if pick is not None else [candidates[i] for i in missed]
+    del missed
     fresh = scan(misses)
+    values: dict[bytes, bytes] = {}
+    ahead = 0  # the hits before this index have been fetched
     try:
-        for index, key in enumerate(keys):
-            if index in hits:
-                if progress:
-                    progress(1)
-                yield hits.pop(index)
-                continue
-            result = next(fresh)
-            if key is not None:
-                cache.put(key, result)
+        for index in range(len(keys)):
+            key = keys[index]
+            if hit[index]:
+                assert key is not None
+                if index >= ahead:
+                    batch, ahead = _upcoming_hits(keys, hit, index)
+                    values = cache.values(batch)
+                result = None
+                data = values.get(key)
+                if data is not None:
+                    try:
+                        result = loads(data)
+                    except _DECODE_ERRORS:
+                        result = None
+                if result is not None:
+                    cache.hits += 1
+                else:  # gone or damaged since pass 1: scan it here, and store it afresh
+                    cache.misses += 1
+                    candidate = candidates[index]
+                    result = rescan(candidate) if rescan is not None else next(iter(scan([candidate])))
+                    cache.put(key, result)
+            else:
+                cache.misses += 1
+                result = next(fresh)
+                if key is not None:
+                    cache.put(key, result)
+            if progress:
+                progress(1)
             yield result
     finally:
         cache.flush()
+
+
+def _upcoming_hits(keys: list[bytes | None], hit: list[bool], start: int) -> tuple[list[bytes], int]:
+    """The keys of the next CHUNK hits from `start`, and the index just past the last of them."""
+    out: list[bytes] = []
+    index = start
+    while index < len(keys) and len(out) < CHUNK:
+        if hit[index]:
+            key = keys[index]
+            assert key is not None
+            out.append(key)
+        index += 1
+    return out, index

@@ -115,31 +115,71 @@ ConfigOpt = typer.Option(None, "--config", help="pyproject.toml to read [tool.po
 
 
 def run_scan(paths: list[Path], settings, registry, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
+    """Scan and collect every result into a `ScanReport` (what --baseline and --write-baseline need)."""
     from porttool import api
     from porttool.model import ScanReport
 
-    candidates = api.collect_candidates(paths, settings.exclude, registry)
-    if only is not None:  # --changed-since: discovery as usual, narrowed to the changed files
-        candidates = [c for c in candidates if c.path.resolve() in only]
-    options = api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd())
+    with _scan_results(paths, settings, registry, jobs=jobs, only=only) as results:
+        collected = list(results)
+    scores = api.portability_scores(collected, registry, TARGETS)
+    return ScanReport(target=settings.target, results=tuple(collected), rules=tuple(registry), scores=scores, version=__version__)
+
+
+@contextmanager
+def _scan_results(paths: list[Path], settings, registry, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None, ordered: bool = False, bar: bool = True):  # type: ignore[no-untyped-def]
+    """The scan's results as a stream (in displayed-path order with `ordered`, as a streamed report
+    needs), with the cache and the progress bar (unless `bar` is False) open around it."""
+    from porttool import api
+
+    root = os.getcwd()
+    candidates: api.CandidateList | list[api.Candidate]
+    if ordered:
+        candidates = api.ordered_candidates(paths, settings.exclude, registry, root, only)
+    else:
+        candidates = api.collect_candidates(paths, settings.exclude, registry)
+        if only is not None:  # --changed-since: discovery as usual, narrowed to the changed files
+            candidates = [c for c in candidates if c.path.resolve() in only]
+    options = api.ScanOptions(registry=registry, target=settings.target, root=root)
     cache = None
     if settings.cache:
         from porttool.cache import ScanCache
 
         cache = ScanCache.open(registry.signature, settings.target)
-    bar = _progress_bar(len(candidates))
+    progress = _progress_bar(len(candidates)) if bar else None
     try:
-        if bar is None:
-            results = list(api.scan_paths(candidates, options, jobs=jobs, cache=cache))
+        if progress is None:
+            yield api.scan_paths(candidates, options, jobs=jobs, cache=cache)
         else:
-            with bar:
-                task = bar.add_task("scanning", total=len(candidates))
-                results = list(api.scan_paths(candidates, options, jobs=jobs, progress=lambda n: bar.advance(task, n), cache=cache))
+            with progress:
+                task = progress.add_task("scanning", total=len(candidates))
+                yield api.scan_paths(candidates, options, jobs=jobs, progress=lambda n: progress.advance(task, n), cache=cache)
     finally:
         if cache is not None:
             cache.close()
-    scores = api.portability_scores(results, registry, TARGETS)
-    return ScanReport(target=settings.target, results=tuple(results), rules=tuple(registry), scores=scores, version=__version__)
+
+
+def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: Optional[Path], statistics: bool, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
+    """Scan and write the report as results arrive (porttool.report.stream); memory stays flat.
+    Returns the report's `Totals`."""
+    from porttool import api
+    from porttool.report.stream import ReportStream
+
+    def write(stream, color):  # type: ignore[no-untyped-def]
+        report = ReportStream(fmt.value, stream, target=settings.target, rules=tuple(registry), version=__version__, statistics=statistics, color=color)
+        # A report streaming to the terminal is its own progress; a bar redrawn between its lines would garble them.
+        bar = output_file is not None or not sys.stdout.isatty()
+        with _scan_results(paths, settings, registry, jobs=jobs, only=only, ordered=True, bar=bar) as results:
+            report.add_all(results)
+        return report.finish(api.scores_from_counts(report.totals.site_codes, registry, TARGETS))
+
+    if output_file is None:
+        return write(sys.stdout, None)
+    try:
+        stream = open(output_file, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
+    with stream:
+        return write(stream, False)
 
 
 def _write_report(fmt: Fmt, report, output_file: Optional[Path], statistics: bool) -> None:  # type: ignore[no-untyped-def]
@@ -191,12 +231,21 @@ def scan(
             settings = settings.merged(cache=False)
         try:
             only = changed_files(changed_since, paths[0]) if changed_since is not None else None
+            baseline_file = baseline_file or settings.baseline
+            if write_baseline is None and baseline_file is None:  # the common case: a streamed report
+                totals = _stream_scan(paths, settings, registry, output_format, output_file, statistics, jobs=jobs, only=only)
+                if output_format is not Fmt.text or output_file is not None:
+                    n = totals.findings
+                    sys.stderr.write(f"porttool: {totals.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
+                failing = totals.at_or_above(settings.fail_on.rank)
+                if totals.diagnostics and not exit_zero:
+                    raise typer.Exit(EXIT_FINDINGS)
+                raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
             report = run_scan(paths, settings, registry, jobs=jobs, only=only)
             if write_baseline is not None:
                 entries = baseline.write(write_baseline, report.findings, [r.path for r in report.results], Path.cwd())
                 sys.stderr.write(f"porttool: recorded {len(report.findings)} findings of {report.files_scanned} files in {write_baseline} ({len(entries)} entries)\n")
                 raise typer.Exit(EXIT_CLEAN)
-            baseline_file = baseline_file or settings.baseline
             comparison = None
             if baseline_file is not None:
                 report, comparison = baseline.apply(report, baseline.load(baseline_file), baseline_file, Path.cwd())

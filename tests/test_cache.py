@@ -4,6 +4,7 @@ cached scan reports exactly what a fresh one does."""
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import sqlite3
 import subprocess
@@ -195,8 +196,13 @@ def test_cache_values_round_trip():
     assert cache.loads(cache.dumps(result)) == result
     with pytest.raises(TypeError):
         cache.encode(object())
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError):  # a value of another shape: not a result
+        cache.loads(marshal.dumps(("porttool-scan-2", "p.py")))
+    with pytest.raises(ValueError):  # not marshal data at all
         cache.loads(b'{"@":"Span","f":[1,2,3,4]}')
+    for damaged in (cache.dumps(result)[:-7], marshal.dumps((1, 2)), marshal.dumps(cache.encode(result)[:9])):
+        with pytest.raises(cache._DECODE_ERRORS):
+            cache.loads(damaged)
 
 
 CONCURRENT = """
@@ -286,3 +292,131 @@ def test_cache_location(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache.cache_dir() == tmp_path / "home" / ".cache" / "porttool"
+
+
+# the stat fast path --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Count the files the cache reads to hash, and move its clock past the racy window."""
+    seen: list[str] = []
+    real = cache._read
+
+    def read(path):  # type: ignore[no-untyped-def]
+        seen.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(cache, "_read", read)
+    return seen
+
+
+def later(monkeypatch, seconds: float = 60.0) -> None:
+    """Every stat taken from now on looks `seconds` old: no longer racy, so it is recorded."""
+    import time
+
+    monkeypatch.setattr(cache, "_now", lambda: time.time() + seconds)
+
+
+def test_an_unchanged_file_is_not_even_read(tree, registry, counted, reads, monkeypatch):
+    later(monkeypatch)
+    first, _ = run(tree, registry)  # hashes every file, records the stats
+    assert sorted(reads) == ["a.py", "b.py", "c.py"]
+    reads.clear()
+    counted.clear()
+    second, store = run(tree, registry)
+    assert reads == [] and counted == [] and store.hits == 3
+    assert second == first
+
+
+def test_a_racy_stat_is_not_trusted(tree, registry, counted, reads):
+    """Files written just now (mtime within RACY_S of the scan) are hashed on every run, so an edit
+    within the file system's timestamp granularity is still seen."""
+    run(tree, registry)
+    reads.clear()
+    counted.clear()
+    original = (tree / "a.py").stat()
+    (tree / "a.py").write_text(CUDA.replace("zeros", "ZEROS"))  # same size, same second
+    os.utime(tree / "a.py", ns=(original.st_atime_ns, original.st_mtime_ns))
+    results, _ = run(tree, registry)
+    assert sorted(reads) == ["a.py", "b.py", "c.py"] and counted == ["a.py"]
+    assert "ZEROS" in results[0].findings[0].snippet
+
+
+@pytest.mark.parametrize("how", ["same size, mtime put back", "touch", "replaced by rename, same size and mtime", "grown"])
+def test_a_changed_file_never_matches_its_recorded_stat(tree, registry, counted, reads, monkeypatch, how):
+    """What the fast path guarantees: any write or utime sets the ctime, a rename changes the
+    inode, so an edited file is always read again (even with its size and mtime kept)."""
+    later(monkeypatch)
+    run(tree, registry)
+    counted.clear()
+    reads.clear()
+    path = tree / "a.py"
+    before = path.stat()
+    edited = CUDA.replace("zeros", "ZEROS") if how != "grown" else CUDA + "y = x.cuda()\n"
+    if how == "replaced by rename, same size and mtime":
+        other = tree / "a.tmp"
+        other.write_text(edited)
+        os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(other, path)
+    elif how == "touch":
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+        edited = CUDA
+    else:
+        path.write_text(edited)
+        if how != "grown":
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    if how != "grown":
+        assert after.st_size == before.st_size
+    results, _ = run(tree, registry)
+    assert reads == ["a.py"]  # the others matched their stats
+    assert counted == ([] if how == "touch" else ["a.py"])  # a touch keeps the bytes: a content hit
+    assert results[0] == api.scan_one(Candidate(path, False), api.ScanOptions(registry, "neuron", str(tree)))
+    assert ("ZEROS" in results[0].findings[0].snippet) is (how not in ("touch", "grown"))
+
+
+def test_a_recorded_stat_under_another_displayed_path_is_not_used(tree, registry, reads, monkeypatch):
+    later(monkeypatch)
+    run(tree, registry)
+    reads.clear()
+    store = ScanCache.open(registry.signature, "neuron")
+    candidates = api.collect_candidates([tree], (), registry)
+    options = api.ScanOptions(registry=registry, target="neuron", root=str(tree.parent))  # paths shown as proj/a.py
+    try:
+        results = list(api.scan_paths(candidates, options, jobs=1, cache=store))
+    finally:
+        store.close()
+    assert sorted(reads) == ["a.py", "b.py", "c.py"]
+    assert results[0].findings[0].path == "proj/a.py"
+
+
+def test_an_entry_that_vanishes_between_the_passes_is_scanned_again(tree, registry, counted, monkeypatch):
+    run(tree, registry)
+    counted.clear()
+    real = ScanCache.values
+    monkeypatch.setattr(ScanCache, "values", lambda self, keys: {k: v for k, v in real(self, keys).items() if v is not None and k != next(iter(keys))})
+    results, store = run(tree, registry)
+    assert counted == ["a.py"] and store.hits == 2
+    assert [f.code for f in results[0].findings] == ["PT001", "PT105"]
+
+
+def test_lookups_go_in_batches(tmp_path, registry, monkeypatch):
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(25):
+        (root / f"m{i:02}.py").write_text(CUDA + f"v = {i}\n" if i % 3 else PLAIN)
+    monkeypatch.setattr(cache, "CHUNK", 4)
+    first, _ = run(root, registry)
+    queries: list[int] = []
+    real = ScanCache._select
+
+    def select(self, sql, items):  # type: ignore[no-untyped-def]
+        assert len(items) <= 4
+        queries.append(len(items))
+        return real(self, sql, items)
+
+    monkeypatch.setattr(ScanCache, "_select", select)
+    second, store = run(root, registry)
+    assert second == first and store.hits == 25
+    assert sum(1 for n in queries if n) <= 3 * 7 + 7  # stats, existence and values per chunk of 4

@@ -11,13 +11,13 @@ inside its cell, so the title names the cell.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from porttool.model import FixStatus
 from porttool.report import cell_label, diagnostic_name, sorted_diagnostics, sorted_findings
 
 if TYPE_CHECKING:
-    from porttool.model import ScanReport
+    from porttool.model import Diagnostic, Finding, ScanReport
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -36,32 +36,54 @@ def command(name: str, properties: dict[str, object], message: str) -> str:
 
 
 def render(report: ScanReport, stream: TextIO) -> None:
-    for f in sorted_findings(report):
-        span = f.span
-        title = f"{f.code} {f.rule}"
-        if f.cell is not None:
-            title += f" ({cell_label(f)})"
-        properties: dict[str, object] = {
-            "file": f.path,
-            "line": span.line,
-            "col": span.column + 1,
-            "endLine": span.end_line,
-            "endColumn": span.end_column + 1,
-            "title": title,
-        }
-        message = f.message
-        if f.status is FixStatus.SAFE and f.fix_title:
-            message += f"\nFix (porttool rewrite): {f.fix_title}"
-        elif f.status is FixStatus.UNSAFE and f.fix_title:
-            message += f"\nUnsafe fix (porttool rewrite --unsafe-fixes): {f.fix_title}"
-        elif f.guidance:
-            message += f"\n{f.guidance}"
-        stream.write(command(COMMANDS[f.severity.value], properties, message) + "\n")
-    for d in sorted_diagnostics(report):
-        properties = {
-            "file": d.path,
-            "line": d.line,
-            "col": d.column + 1,
-            "title": f"{d.code} {diagnostic_name(d.code)}",
-        }
-        stream.write(command("error", properties, d.message) + "\n")
+    stream.writelines(map(_finding_command, sorted_findings(report)))
+    stream.writelines(map(_diagnostic_command, sorted_diagnostics(report)))
+
+
+def _finding_command(f: Finding) -> str:
+    span = f.span
+    title = f"{f.code} {f.rule}"
+    if f.cell is not None:
+        title += f" ({cell_label(f)})"
+    properties: dict[str, object] = {
+        "file": f.path,
+        "line": span.line,
+        "col": span.column + 1,
+        "endLine": span.end_line,
+        "endColumn": span.end_column + 1,
+        "title": title,
+    }
+    message = f.message
+    if f.status is FixStatus.SAFE and f.fix_title:
+        message += f"\nFix (porttool rewrite): {f.fix_title}"
+    elif f.status is FixStatus.UNSAFE and f.fix_title:
+        message += f"\nUnsafe fix (porttool rewrite --unsafe-fixes): {f.fix_title}"
+    elif f.guidance:
+        message += f"\n{f.guidance}"
+    return command(COMMANDS[f.severity.value], properties, message) + "\n"
+
+
+def _diagnostic_command(d: Diagnostic) -> str:
+    properties: dict[str, object] = {
+        "file": d.path,
+        "line": d.line,
+        "col": d.column + 1,
+        "title": f"{d.code} {diagnostic_name(d.code)}",
+    }
+    return command("error", properties, d.message) + "\n"
+
+
+class Writer:
+    """`render`, streamed (porttool.report.stream): annotations for findings as they come, those
+    for diagnostics (kept until then) at the end."""
+
+    def __init__(self, stream: TextIO, *, target: str, rules: Any, version: str) -> None:
+        self.stream = stream
+        self.diagnostics: list[Diagnostic] = []
+
+    def file(self, findings: list[Finding], diagnostics: list[Diagnostic]) -> None:
+        self.stream.writelines(map(_finding_command, findings))
+        self.diagnostics.extend(diagnostics)
+
+    def finish(self, totals: Any, scores: Any, baseline: Any) -> None:
+        self.stream.writelines(map(_diagnostic_command, self.diagnostics))

@@ -7,7 +7,9 @@ here, so two runs over the same tree give byte-identical output.
 
 from __future__ import annotations
 
+import functools
 import json
+from json.encoder import encode_basestring_ascii as _s
 from typing import TYPE_CHECKING, Any, TextIO
 
 from porttool.report import (
@@ -101,3 +103,73 @@ def _diagnostic(diagnostic: Diagnostic) -> dict[str, Any]:
         "line": diagnostic.line,
         "column": diagnostic.column + 1,
     }
+
+
+class Writer:
+    """The same document as `render`, streamed (porttool.report.stream): findings are spooled as
+    they come and the document, whose summary comes first, is assembled around them at the end."""
+
+    def __init__(self, stream: TextIO, *, target: str, rules: Any, version: str) -> None:
+        from porttool.report.stream import Spool
+
+        self.stream = stream
+        self.target = target
+        self.version = version
+        self.spool = Spool(2)
+        self.diagnostics: list[dict[str, Any]] = []
+
+    def file(self, findings: list[Finding], diagnostics: list[Diagnostic]) -> None:
+        write = self.spool.write
+        for finding in findings:
+            write(_finding_text(finding))
+        self.diagnostics.extend(_diagnostic(d) for d in diagnostics)
+
+    def finish(self, totals: Any, scores: dict[str, dict[str, int | float]], baseline: dict[str, Any] | None) -> None:
+        doc: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "porttool", "version": self.version},
+            "target": self.target,
+            "summary": {
+                "files_scanned": totals.files_scanned,
+                "findings": totals.findings,
+                "diagnostics": totals.diagnostics,
+                "suppressed": totals.suppressed,
+                "by_severity": dict(totals.by_severity),
+                "by_status": dict(totals.by_status),
+                "scores": {target: _score(scores[target]) for target in sorted_targets(scores)},
+            },
+            "findings": [],
+            "diagnostics": self.diagnostics,
+        }
+        if baseline is not None:
+            doc["baseline"] = baseline
+        try:
+            self.spool.splice(json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=True), "findings", 1, self.stream)
+            self.stream.write("\n")
+        finally:
+            self.spool.close()
+
+
+def _finding_text(finding: Finding) -> str:
+    """`_finding(finding)` as `json.dump(indent=2)` writes it inside the findings list."""
+    span = finding.span
+    cell = finding.cell
+    return (
+        f'{{\n      "code": {_s(finding.code)},\n      "rule": {_s(finding.rule)},\n      "message": {_s(finding.message)}'
+        f',\n      "path": {_s(finding.path)},\n      "line": {span.line:d},\n      "column": {span.column + 1:d}'
+        f',\n      "end_line": {span.end_line:d},\n      "end_column": {span.end_column + 1:d}'
+        f',\n      "severity": {_s(finding.severity.value)},\n      "target": {_s(finding.target)}'
+        f',\n      "fix": {_fix_text(finding.status.value, finding.fix_title, finding.behaviour_change, finding.guidance)}'
+        f',\n      "snippet": {_s(finding.snippet)},\n      "fingerprint": {_s(finding.fingerprint)}'
+        f',\n      "in_dispatch": {"true" if finding.in_dispatch else "false"}'
+        f',\n      "cell": {"null" if cell is None else format(cell, "d")}\n    }}'
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _fix_text(status: str, title: str, behaviour_change: str, guidance: str) -> str:
+    """The `fix` object (the same for every finding of a rule and target: encoded once)."""
+    return (
+        f'{{\n        "status": {_s(status)},\n        "title": {_s(title)}'
+        f',\n        "behaviour_change": {_s(behaviour_change)},\n        "guidance": {_s(guidance)}\n      }}'
+    )

@@ -42,16 +42,31 @@ def render(report: ScanReport, stream: TextIO) -> None:
 def to_dict(report: ScanReport) -> dict[str, Any]:
     rules = sorted(report.rules, key=lambda r: r.code)
     rule_index = {rule.code: i for i, rule in enumerate(rules)}
-    notification_codes = sorted(DIAGNOSTIC_CODES)
-    notification_index = {code: i for i, code in enumerate(notification_codes)}
+    notification_index = {code: i for i, code in enumerate(sorted(DIAGNOSTIC_CODES))}
+    return _document(
+        report.target,
+        report.version,
+        rules,
+        [_notification(d, notification_index) for d in sorted_diagnostics(report)],
+        [_result(f, rule_index) for f in sorted_findings(report)],
+    )
+
+
+def _document(
+    target: str,
+    version: str,
+    rules: list[Rule],
+    notifications: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+) -> dict[str, Any]:
     driver: dict[str, Any] = {
         "name": "porttool",
-        "version": report.version,
+        "version": version,
         "informationUri": PROJECT_URL,
-        "rules": [_rule(rule, report.target) for rule in rules],
+        "rules": [_rule(rule, target) for rule in rules],
         "notifications": [
             {"id": code, "name": DIAGNOSTIC_CODES[code], "defaultConfiguration": {"level": "error"}}
-            for code in notification_codes
+            for code in sorted(DIAGNOSTIC_CODES)
         ],
     }
     return {
@@ -65,14 +80,12 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
                         # The run itself completed: a file it could not scan is an error-level
                         # notification, not a failed execution (SARIF 2.1.0 §3.20.14).
                         "executionSuccessful": True,
-                        "toolExecutionNotifications": [
-                            _notification(d, notification_index) for d in sorted_diagnostics(report)
-                        ],
+                        "toolExecutionNotifications": notifications,
                     }
                 ],
                 "columnKind": "unicodeCodePoints",
-                "properties": {"target": report.target},
-                "results": [_result(f, rule_index) for f in sorted_findings(report)],
+                "properties": {"target": target},
+                "results": results,
             }
         ],
     }
@@ -198,3 +211,35 @@ def _notification(diagnostic: Diagnostic, index: dict[str, int]) -> dict[str, An
             }
         ],
     }
+
+
+class Writer:
+    """The same log as `render`, streamed (porttool.report.stream): results are spooled as they
+    come; the notifications, which SARIF puts before them, are kept and written at the end."""
+
+    def __init__(self, stream: TextIO, *, target: str, rules: Any, version: str) -> None:
+        from porttool.report.stream import Spool
+
+        self.stream = stream
+        self.target = target
+        self.version = version
+        self.rules = sorted(rules, key=lambda r: r.code)
+        self.rule_index = {rule.code: i for i, rule in enumerate(self.rules)}
+        self.notification_index = {code: i for i, code in enumerate(sorted(DIAGNOSTIC_CODES))}
+        self.spool = Spool(4)
+        self.notifications: list[dict[str, Any]] = []
+
+    def file(self, findings: list[Finding], diagnostics: list[Diagnostic]) -> None:
+        from porttool.report.stream import dumps_indented
+
+        for finding in findings:
+            self.spool.write(dumps_indented(_result(finding, self.rule_index), 4))
+        self.notifications.extend(_notification(d, self.notification_index) for d in diagnostics)
+
+    def finish(self, totals: Any, scores: Any, baseline: Any) -> None:
+        doc = _document(self.target, self.version, self.rules, self.notifications, [])
+        try:
+            self.spool.splice(json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=True), "results", 3, self.stream)
+            self.stream.write("\n")
+        finally:
+            self.spool.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from itertools import groupby
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich import box
 from rich.console import Console
@@ -60,6 +60,55 @@ def render(
         console.print(_statistics_table(findings, diagnostics))
         console.print()
     _print_summary(console, report, findings, diagnostics)
+
+
+class Writer:
+    """`render`, streamed (porttool.report.stream): each file's block as it comes; diagnostics
+    (kept until then), statistics and the summary, from counters, at the end."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        target: str,
+        rules: Any,
+        version: str,
+        statistics: bool = False,
+        color: bool | None = None,
+    ) -> None:
+        self.console = make_console(stream, color)
+        self.target = target
+        self.statistics = statistics
+        self.diagnostics: list[Diagnostic] = []
+
+    def file(self, findings: list[Finding], diagnostics: list[Diagnostic]) -> None:
+        if findings:
+            _print_file(self.console, findings[0].path, findings)
+            self.console.print()
+        self.diagnostics.extend(diagnostics)
+
+    def finish(self, totals: Any, scores: dict[str, dict[str, int | float]], baseline: Any) -> None:
+        console, diagnostics = self.console, self.diagnostics
+        if diagnostics:
+            _print_diagnostics(console, diagnostics)
+            console.print()
+        if self.statistics and (totals.findings or diagnostics):
+            counts: Counter[tuple[str, str]] = Counter(totals.by_rule)
+            counts.update({(c, diagnostic_name(c)): n for c, n in totals.diagnostic_codes.items()})
+            console.print(_counts_table(counts, totals.fixable))
+            console.print()
+        _summary(
+            console,
+            target=self.target,
+            files_scanned=totals.files_scanned,
+            findings=totals.findings,
+            files_with_findings=totals.files_with_findings,
+            by_severity=totals.by_severity,
+            status=totals.by_status,
+            suppressed=totals.suppressed,
+            unscanned=totals.files_with_diagnostics,
+            scores=scores,
+        )
 
 
 def make_console(stream: TextIO, color: bool | None) -> Console:
@@ -119,6 +168,13 @@ def _print_diagnostics(console: Console, diagnostics: list[Diagnostic]) -> None:
 
 
 def _statistics_table(findings: list[Finding], diagnostics: list[Diagnostic]) -> Table:
+    counts: Counter[tuple[str, str]] = Counter((f.code, f.rule) for f in findings)
+    counts.update((d.code, diagnostic_name(d.code)) for d in diagnostics)
+    fixable: Counter[str] = Counter(f.code for f in findings if f.fixable)
+    return _counts_table(counts, fixable)
+
+
+def _counts_table(counts: Counter[tuple[str, str]], fixable: Counter[str]) -> Table:
     table = Table(
         title="Findings by rule", title_justify="left", box=box.SIMPLE, title_style="bold"
     )
@@ -126,9 +182,6 @@ def _statistics_table(findings: list[Finding], diagnostics: list[Diagnostic]) ->
     table.add_column("Code")
     table.add_column("Name")
     table.add_column("Fixable", justify="right")
-    counts: Counter[tuple[str, str]] = Counter((f.code, f.rule) for f in findings)
-    counts.update((d.code, diagnostic_name(d.code)) for d in diagnostics)
-    fixable: Counter[str] = Counter(f.code for f in findings if f.fixable)
     for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         table.add_row(str(count), code, name, str(fixable[code]))
     return table
@@ -137,22 +190,47 @@ def _statistics_table(findings: list[Finding], diagnostics: list[Diagnostic]) ->
 def _print_summary(
     console: Console, report: ScanReport, findings: list[Finding], diagnostics: list[Diagnostic]
 ) -> None:
-    scanned = _plural(report.files_scanned, "file")
+    _summary(
+        console,
+        target=report.target,
+        files_scanned=report.files_scanned,
+        findings=len(findings),
+        files_with_findings=len({f.path for f in findings}),
+        by_severity=severity_counts(findings),
+        status=status_counts(findings),
+        suppressed=sum(r.suppressed for r in report.results),
+        unscanned=len({d.path for d in diagnostics}),
+        scores=report.scores,
+    )
+
+
+def _summary(
+    console: Console,
+    *,
+    target: str,
+    files_scanned: int,
+    findings: int,
+    files_with_findings: int,
+    by_severity: dict[str, int],
+    status: dict[str, int],
+    suppressed: int,
+    unscanned: int,
+    scores: dict[str, dict[str, int | float]],
+) -> None:
+    scanned = _plural(files_scanned, "file")
     if findings:
-        files = len({f.path for f in findings})
-        by_severity = ", ".join(
+        severities = ", ".join(
             f"{n} info" if sev == "info" else _plural(n, sev)
-            for sev, n in severity_counts(findings).items()
+            for sev, n in by_severity.items()
             if n
         )
         console.print(
             Text(
-                f"Found {_plural(len(findings), 'finding')} in {_plural(files, 'file')} "
-                f"({by_severity}); {scanned} scanned for target {report.target}.",
+                f"Found {_plural(findings, 'finding')} in {_plural(files_with_findings, 'file')} "
+                f"({severities}); {scanned} scanned for target {target}.",
                 style="bold",
             )
         )
-        status = status_counts(findings)
         hints = status[FixStatus.NONE.value]
         rows = (
             ("[*]", status[FixStatus.SAFE.value], "fixable with `porttool rewrite`"),
@@ -170,36 +248,34 @@ def _print_summary(
     else:
         console.print(
             Text(
-                f"No findings: no CUDA-specific code found in {scanned} for target {report.target}.",
+                f"No findings: no CUDA-specific code found in {scanned} for target {target}.",
                 style="bold green",
             )
         )
-    suppressed = sum(r.suppressed for r in report.results)
     if suppressed:
         console.print(
             Text(f"{_plural(suppressed, 'finding')} suppressed by `porttool: ignore` comments.")
         )
-    if diagnostics:
-        unscanned = len({d.path for d in diagnostics})
+    if unscanned:
         verb = "was" if unscanned == 1 else "were"
         console.print(
             Text(f"{_plural(unscanned, 'file')} {verb} not scanned (see above).", style="red")
         )
-    if any(score.get("sites", 0) for score in report.scores.values()):
+    if any(score.get("sites", 0) for score in scores.values()):
         console.print()
-        console.print(_scores_table(report))
+        console.print(_scores_table(target, scores))
 
 
-def _scores_table(report: ScanReport) -> Table:
+def _scores_table(target_selected: str, scores: dict[str, dict[str, int | float]]) -> Table:
     table = Table(
         title="Portability by target", title_justify="left", box=box.SIMPLE, title_style="bold"
     )
     table.add_column("Target")
     for name in ("Sites", "Safe", "Unsafe", "Manual", "Hint", "Score"):
         table.add_column(name, justify="right")
-    for target in sorted_targets(report.scores):
-        score = report.scores[target]
-        selected = target == report.target
+    for target in sorted_targets(scores):
+        score = scores[target]
+        selected = target == target_selected
         table.add_row(
             f"{target} (selected)" if selected else target,
             *(str(int(score.get(key, 0))) for key in ("sites", "safe", "unsafe", "manual", "hint")),
