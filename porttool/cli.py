@@ -6,6 +6,7 @@ configuration or internal error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from contextlib import contextmanager
@@ -174,11 +175,13 @@ def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: O
 
     if output_file is None:
         return write(sys.stdout, None)
-    try:
-        stream = open(output_file, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
-    with stream:
+    from porttool.writing import atomic_writer
+
+    with contextlib.ExitStack() as stack:
+        try:  # an interrupted scan leaves no half-written report
+            stream = stack.enter_context(atomic_writer(output_file, text=True))
+        except OSError as exc:
+            raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
         return write(stream, False)
 
 
@@ -188,8 +191,10 @@ def _write_report(fmt: Fmt, report, output_file: Optional[Path], statistics: boo
     if output_file is None:
         render(fmt.value, report, sys.stdout, statistics=statistics, color=None)
         return
+    from porttool.writing import atomic_writer
+
     try:
-        with open(output_file, "w", encoding="utf-8", newline="") as stream:
+        with atomic_writer(output_file, text=True) as stream:
             render(fmt.value, report, stream, statistics=statistics, color=False)
     except OSError as exc:
         raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")

@@ -5,14 +5,26 @@ writer can use it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace (or create) `path` with `data` in one step, keeping an existing file's mode; never
     leaves a torn file: readers see the old content or the new, nothing in between."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, text: bool = False) -> Iterator[IO[Any]]:
+    """A file to write `path` through, a piece at a time: a temporary file beside it that replaces
+    `path` only when the block ends without an error (text mode: UTF-8, newlines untranslated).
+    An error, or a kill, leaves `path` as it was."""
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
@@ -21,8 +33,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".porttool-tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") if text else os.fdopen(fd, "wb") as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)

@@ -210,3 +210,29 @@ def test_workers_end_when_porttool_is_killed(tmp_path, porttool_cmd):
     while time.monotonic() < deadline and any(_alive(w) for w in workers):
         time.sleep(0.1)
     assert workers and not [w for w in workers if _alive(w)], "worker processes outlived porttool"
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "text"])
+def test_an_interrupted_scan_leaves_the_previous_report_file_whole(tmp_path, run_cli, monkeypatch, fmt):
+    """`scan -o FILE` streams its report; a scan that dies part-way must not leave a torn FILE."""
+    from porttool.report import stream as report_stream
+
+    for i in range(3):
+        (tmp_path / f"m{i}.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    report = tmp_path / "report.out"
+    report.write_text("the previous report\n")
+    real_add = report_stream.ReportStream.add
+
+    def add_then_die(self, result):  # type: ignore[no-untyped-def]
+        real_add(self, result)
+        if result.path.startswith("m1"):
+            raise RuntimeError("killed part-way")  # (a crash, or Ctrl-C, in the middle of a scan)
+
+    monkeypatch.setattr(report_stream.ReportStream, "add", add_then_die)
+    with pytest.raises(RuntimeError, match="killed part-way"):
+        run_cli("scan", ".", "--no-cache", "-f", fmt, "-o", str(report), cwd=tmp_path)
+    assert report.read_text() == "the previous report\n"
+    assert not list(tmp_path.glob(".*porttool-tmp"))
+    monkeypatch.setattr(report_stream.ReportStream, "add", real_add)
+    code, _, _ = run_cli("scan", ".", "--no-cache", "-f", fmt, "-o", str(report), cwd=tmp_path)
+    assert code == 1 and "m2.py" in report.read_text()
