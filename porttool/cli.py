@@ -195,7 +195,7 @@ def _write_report(fmt: Fmt, report, output_file: Optional[Path], statistics: boo
 
     try:
         with atomic_writer(output_file, text=True) as stream:
-            render(fmt.value, report, stream, statistics=statistics, color=False)
+            render(fmt.value, report, stream, statistics=statistics, color=False)  # type: ignore[arg-type]  # (a text-mode file)
     except OSError as exc:
         raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
 
