@@ -85,51 +85,49 @@ def discover(
 
 
 def _walk(root: Path, suffixes: tuple[str, ...], exclude_spec: pathspec.PathSpec, respect_gitignore: bool) -> Iterator[Path]:
+    """The files under `root` to scan. Paths are handled as strings (pathlib per file was most of a
+    warm re-scan of 100k files); gitignore and exclude patterns see POSIX paths relative to their
+    base, folders with a trailing "/"."""
     real_root = root.resolve()
-    # gitignore specs per directory, relative to that directory
-    ignores: list[tuple[Path, pathspec.PathSpec]] = []
+    root_text = os.fspath(root)
+    # gitignore specs, each with the absolute path (as text) of the folder it applies below
+    ignores: list[tuple[str, pathspec.PathSpec]] = []
     if respect_gitignore:
         for parent in [root, *root.absolute().parents]:
             lines = _read_gitignore(parent)
             if lines:
-                ignores.append((parent.absolute(), _spec(lines)))
+                ignores.append((os.fspath(parent.absolute()), _spec(lines)))
             if (parent / ".git").exists():
                 break
 
-    def ignored(path: Path, is_dir: bool) -> bool:
-        rel_root = path.relative_to(root).as_posix() + ("/" if is_dir else "")
-        if exclude_spec.match_file(rel_root) or exclude_spec.match_file(path.name + ("/" if is_dir else "")):
-            return True
-        absolute = path.absolute()
-        for base, spec in ignores:
-            try:
-                rel = absolute.relative_to(base).as_posix()
-            except ValueError:
-                continue
-            if spec.match_file(rel + ("/" if is_dir else "")):
-                return True
-        return False
-
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        current = Path(dirpath)
-        if respect_gitignore and current != root:
-            lines = _read_gitignore(current)
+        absolute = os.fspath(Path(dirpath).absolute())  # (normalised as pathlib does: no "./")
+        if respect_gitignore and dirpath != root_text:
+            lines = _read_gitignore(Path(dirpath))
             if lines:
-                ignores.append((current.absolute(), _spec(lines)))
+                ignores.append((absolute, _spec(lines)))
+        from_root = _posix_below(dirpath, root_text)
+        # (spec, this folder's path relative to the spec's folder) for each gitignore that applies here
+        applicable = [(spec, below) for base, spec in ignores if (below := _posix_below(absolute, base)) is not None]
+
+        def ignored(name: str, is_dir: bool) -> bool:
+            slash = "/" if is_dir else ""
+            if exclude_spec.match_file(f"{from_root}{name}{slash}") or exclude_spec.match_file(name + slash):
+                return True
+            return any(spec.match_file(f"{below}{name}{slash}") for spec, below in applicable)
+
         kept = []
         for d in sorted(dirnames):
-            sub = current / d
-            if sub.is_symlink() or ignored(sub, True):
+            if os.path.islink(os.path.join(dirpath, d)) or ignored(d, True):
                 continue
             kept.append(d)
         dirnames[:] = kept
         for name in sorted(filenames):
-            if not name.endswith(suffixes):
+            if not name.endswith(suffixes) or ignored(name, False):
                 continue
-            path = current / name
-            if ignored(path, False):
-                continue
-            if path.is_symlink():
+            text = os.path.join(dirpath, name)
+            path = Path(text)
+            if os.path.islink(text):
                 try:
                     target = path.resolve(strict=True)
                 except (OSError, RuntimeError):
@@ -138,6 +136,18 @@ def _walk(root: Path, suffixes: tuple[str, ...], exclude_spec: pathspec.PathSpec
                     continue  # points outside the scanned tree
                 if not target.is_file():
                     continue
-            elif not path.is_file():
+            elif not os.path.isfile(text):
                 continue
             yield path
+
+
+def _posix_below(path: str, base: str) -> str | None:
+    """`path` relative to `base` as a POSIX prefix ("" for `base` itself, else "a/b/"), or None
+    when `path` is not below `base` (compared as text, as `PurePath.relative_to` does)."""
+    if path == base:
+        return ""
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix):]
+    return (rest.replace(os.sep, "/") + "/") if rest else ""
