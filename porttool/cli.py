@@ -175,11 +175,11 @@ def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: O
 
     if output_file is None:
         return write(sys.stdout, None)
-    from porttool.writing import atomic_writer
+    from porttool.writing import report_writer
 
     with contextlib.ExitStack() as stack:
         try:  # an interrupted scan leaves no half-written report
-            stream = stack.enter_context(atomic_writer(output_file, text=True))
+            stream = stack.enter_context(report_writer(output_file))
         except OSError as exc:
             raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
         return write(stream, False)
@@ -191,10 +191,10 @@ def _write_report(fmt: Fmt, report, output_file: Optional[Path], statistics: boo
     if output_file is None:
         render(fmt.value, report, sys.stdout, statistics=statistics, color=None)
         return
-    from porttool.writing import atomic_writer
+    from porttool.writing import report_writer
 
     try:
-        with atomic_writer(output_file, text=True) as stream:
+        with report_writer(output_file) as stream:
             render(fmt.value, report, stream, statistics=statistics, color=False)  # type: ignore[arg-type]  # (a text-mode file)
     except OSError as exc:
         raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")

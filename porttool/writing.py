@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,24 @@ def atomic_writer(path: Path, text: bool = False) -> Iterator[IO[Any]]:
         except FileNotFoundError:
             pass
         raise
+
+
+@contextlib.contextmanager
+def report_writer(path: Path) -> Iterator[IO[Any]]:
+    """Where a report goes (`-o FILE`): a regular file is replaced whole when the report is done
+    (`atomic_writer`, through a symlink to its target); a device or a pipe (`-o /dev/null`,
+    `-o /dev/stdout`) is written as it is — replacing those would swap the device for a file."""
+    target = Path(os.path.realpath(path))
+    try:
+        regular = stat.S_ISREG(target.stat().st_mode)
+    except FileNotFoundError:
+        regular = True  # a new file
+    if not regular:
+        with open(target, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+        return
+    with atomic_writer(target, text=True) as handle:
+        yield handle
 
 
 def clean_stale_temp_files(root: Path) -> int:

@@ -236,3 +236,35 @@ def test_an_interrupted_scan_leaves_the_previous_report_file_whole(tmp_path, run
     monkeypatch.setattr(report_stream.ReportStream, "add", real_add)
     code, _, _ = run_cli("scan", ".", "--no-cache", "-f", fmt, "-o", str(report), cwd=tmp_path)
     assert code == 1 and "m2.py" in report.read_text()
+
+
+def test_a_report_to_a_pipe_or_device_is_written_through_it(tmp_path, run_cli):
+    """`-o /dev/null` or a FIFO must stay what it is: never replaced by a regular file."""
+    import os
+    import stat
+    import threading
+
+    (tmp_path / "m.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, _ = run_cli("scan", ".", "--no-cache", "-f", "json", "-o", str(fifo), cwd=tmp_path)
+    reader.join(timeout=30)
+    assert code == 1
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert received and b'"PT' in received[0]
+    assert not list(tmp_path.glob(".*porttool-tmp"))
+
+
+def test_a_report_through_a_symlink_keeps_the_link(tmp_path, run_cli):
+    (tmp_path / "m.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
+    (tmp_path / "out").mkdir()
+    real = tmp_path / "out" / "real.json"
+    real.write_text("old\n")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    code, _, _ = run_cli("scan", "m.py", "--no-cache", "-f", "json", "-o", str(link), cwd=tmp_path)
+    assert code == 1
+    assert link.is_symlink() and '"PT' in real.read_text()
