@@ -3,11 +3,19 @@
 The contract: a changed source parses, byte-compiles, re-scans with the fixed findings gone, and
 is a fixed point (a second rewrite changes nothing). A source that fails is returned unchanged
 with the offending rules named; nothing half-done ever reaches the disk.
+
+Speed: libcst is slow on large modules (parse, positions, visit, print all walk every node), so
+the transform works on a `skeleton.Skeleton`: only the top-level statements that hold a site (and, inside
+their def/class bodies, only the runs of statements that do) are parsed, positioned, visited and
+printed; file-level edits see the imports and `DEVICE` constants parsed too, and everything else
+passes through as its text (`skeleton.Opaque`). Whatever the skeleton cannot settle goes to the whole-
+module path (`SEGMENTED = False` forces it; tests/test_rewrite_segments.py compares the two).
 """
 
 from __future__ import annotations
 
 import ast
+import gc
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +25,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from porttool import skeleton
 from porttool.branches import branch_status
 from porttool.fixes import PORTABLE_DEVICE_EXPR, FixContext, FixDeclined, build_replacement
 from porttool.model import Action, Applicability, FixStatus, Rule, Site, TargetFix
@@ -108,6 +117,25 @@ def rewrite_text(
     mark_unfixed: bool = False,
 ) -> RewriteResult:
     """Rewrite one module's text for `target`, verified; unchanged text if nothing applies."""
+    enabled = gc.isenabled()
+    gc.disable()  # libcst and ast build millions of acyclic nodes: collections would only cost time
+    try:
+        return _rewrite_text(text, sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _rewrite_text(
+    text: str,
+    sites: Sequence[Site],
+    registry: Registry,
+    rules: CompiledRules,
+    target: str,
+    *,
+    unsafe: bool,
+    mark_unfixed: bool,
+) -> RewriteResult:
     skip: set[str] = set()
     rejected: list[tuple[str, str]] = []
     for _ in range(len({s.code for s in sites}) + 1):
@@ -147,6 +175,7 @@ def _verify(
     blame = applied[0].code if len({s.code for s in applied}) == 1 else None
     try:
         tree = ast.parse(after)
+        skeleton.LAST_TREE[:] = [after, tree]  # (the fixed-point check below parses `after` again)
         compile(tree, "<porttool>", "exec")
     except (SyntaxError, ValueError) as exc:
         return (blame or _first_code(applied), f"the result does not compile: {exc}")
@@ -159,6 +188,7 @@ def _verify(
         if new[code] > old[code] - done[code]:
             return (code, f"{code} still matches after its fix (a fix that does not remove its finding)")
     again = rewrite_text(after, new_sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed) if _has_work(new_sites, registry, target, unsafe, mark_unfixed) else None
+    skeleton.LAST_TREE[:] = [None, None]
     if again is not None and again.text != after:
         return (_first_code(again.applied) if again.applied else "*", "a second rewrite changes the result again (not a fixed point)")
     return None
@@ -174,10 +204,15 @@ def _first_code(sites: Sequence[Site]) -> str:
 
 
 # --------------------------------------------------------------------------------------- transform
-def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, list[Site], list[tuple[Site, str]], int]:
-    module = cst.parse_module(text)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+def _transform(text: str, plan: _Plan, target: str, unsafe: bool, *, whole: bool = False) -> tuple[str, list[Site], list[tuple[Site, str]], int]:
+    site_lines = [s.span.line for s, _, _ in plan.fixes] + [s.span.line for s, _, _ in plan.marks]
+    pieces = None if whole or not (SEGMENTED and skeleton.AVAILABLE) else skeleton.Skeleton.of(text, site_lines)
+    if pieces is not None:
+        module = pieces.module
+        positions: Mapping[cst.CSTNode, object] = pieces.positions
+    else:  # the whole module, as one piece (every node parsed, positioned and visited)
+        module = cst.parse_module(text)
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     locator = _Locator(positions)
     torch_name = torch_alias(module)
     device_name, has_device = device_constant(module)
@@ -199,33 +234,52 @@ def _transform(text: str, plan: _Plan, target: str, unsafe: bool) -> tuple[str, 
             marks.setdefault(statement, []).append(f"# porttool: TODO({rule.code}): {_one_line(note)}")
 
     transformer = _Rewriter(targets, marks, target, unsafe, torch_name, device_name)
-    new_module = wrapper.module.visit(transformer)
+    if pieces is not None:  # visit only the nodes on the way to a site; the rest stays as it is
+        transformer.only = pieces.ancestors([*targets, *marks])
+    new_module = module.visit(transformer)
     declined += transformer.declined
     if not transformer.applied and not transformer.marked:
         return text, [], declined, 0
-
     if transformer.imports:
         new_module = add_imports(new_module, transformer.imports)
     if transformer.needs_device_constant and not has_device:
         new_module = insert_after_imports(new_module, f"{device_name} = {PORTABLE_DEVICE_EXPR.replace('torch.', torch_name + '.')}")
-    for name in dict.fromkeys(transformer.definitions):
-        new_module = insert_definition(new_module, name, torch_name)
+    try:
+        for name in dict.fromkeys(transformer.definitions):
+            new_module = insert_definition(new_module, name, torch_name, pieces.expand if pieces is not None else None)
+    except skeleton.NeedsWhole:
+        return _transform(text, plan, target, unsafe, whole=True)
+    code_of = pieces.code if pieces is not None else _module_code
     if transformer.applied:
-        removable = maybe_unused(new_module, cuda_imports(new_module, transformer.touched_names))
-        removed = remove_imports(new_module, removable) if removable else new_module
+        text_of = pieces.text_of if pieces is not None else None
+        removable = maybe_unused(new_module, cuda_imports(new_module, transformer.touched_names), text_of)
+        removed = remove_imports(new_module, removable, code_of(new_module)) if removable else new_module
         if removed is not None:
             new_module = removed
+        elif pieces is not None:
+            return _transform(text, plan, target, unsafe, whole=True)  # (scope analysis needs every statement)
         else:  # the cases a name scan can't settle: libcst's scope analysis (the costliest step) decides
             remove_context = CodemodContext()
             for module_name, obj, asname in removable:
                 RemoveImportsVisitor.remove_unused_import(remove_context, module_name, obj, asname)
             new_module = RemoveImportsVisitor(remove_context).transform_module(new_module)
-    return new_module.code, transformer.applied, declined, transformer.marked
+    return code_of(new_module), transformer.applied, declined, transformer.marked
+
+
+def _module_code(module: cst.Module) -> str:
+    return module.code
+
+
+SEGMENTED = True  # False: parse, position, visit and print the whole module (the reference; tests compare both)
 
 
 def _one_line(text: str, limit: int = 110) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+_LOCATED_TYPES = frozenset({cst.Expr, *(t for types in CST_TYPES.values() for t in types)})
+_LOCATED_KINDS: dict[type, tuple[bool, bool]] = {}  # type → (a site's type or Expr, a statement)
 
 
 class _Locator:
@@ -234,23 +288,48 @@ class _Locator:
     def __init__(self, positions: Mapping[cst.CSTNode, object]) -> None:
         self.by_type: dict[type, list[tuple[tuple[int, int], tuple[int, int], cst.CSTNode]]] = {}
         self.statements: list[tuple[tuple[int, int], tuple[int, int], cst.CSTNode]] = []
-        for node, rng in positions.items():
+        # per type, per start line: (order, start, end, node); `find` looks only at the lines
+        # that can hold a smaller node than the best so far (same answer as a scan of them all)
+        self._by_line: dict[type, dict[int, list[tuple[int, tuple[int, int], tuple[int, int], cst.CSTNode]]]] = {}
+        self._max_column = 0
+        kinds = _LOCATED_KINDS
+        for order, (node, rng) in enumerate(positions.items()):
+            kind = kinds.get(type(node))
+            if kind is None:
+                kind = kinds[type(node)] = (type(node) in _LOCATED_TYPES, isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)))
+            if not kind[0] and not kind[1]:
+                continue  # (no site is ever located on a node of this type)
             start = (rng.start.line, rng.start.column)  # type: ignore[attr-defined]
             end = (rng.end.line, rng.end.column)  # type: ignore[attr-defined]
             self.by_type.setdefault(type(node), []).append((start, end, node))
-            if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            self._by_line.setdefault(type(node), {}).setdefault(start[0], []).append((order, start, end, node))
+            self._max_column = max(self._max_column, start[1])
+            if kind[1]:
                 self.statements.append((start, end, node))
 
     def find(self, site: Site) -> cst.CSTNode | None:
+        """The smallest node of the site's type around it (the first in position order on a tie)."""
         want_start = (site.span.line, site.span.column)
         want_end = (site.span.end_line, site.span.end_column)
         best: tuple[int, cst.CSTNode] | None = None
         for cls in CST_TYPES.get(site.node_type, ()):
-            for start, end, node in self.by_type.get(cls, ()):
-                if start <= want_start and end >= want_end:
-                    size = (end[0] - start[0]) * 100000 + (end[1] - start[1])
-                    if best is None or size < best[0]:
-                        best = (size, node)
+            lines = self._by_line.get(cls)
+            if not lines:
+                continue
+            first = min(lines)
+            found: tuple[int, int, cst.CSTNode] | None = None  # (size, order, node) of this type
+            for line in range(want_start[0], first - 1, -1):
+                # every node starting on this line or above is at least this big
+                least = (want_end[0] - line) * 100000 - self._max_column
+                if (found is not None and least > found[0]) or (best is not None and least >= best[0]):
+                    break  # (a later type must be strictly smaller to win)
+                for order, start, end, node in lines.get(line, ()):
+                    if start <= want_start and end >= want_end:
+                        size = (end[0] - start[0]) * 100000 + (end[1] - start[1])
+                        if found is None or (size, order) < found[:2]:
+                            found = (size, order, node)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = (found[0], found[2])
         return best[1] if best else None
 
     def statement_of(self, call: cst.Call) -> cst.CSTNode | None:
@@ -287,8 +366,18 @@ class _Rewriter(cst.CSTTransformer):
         self._needs_accelerator: list[cst.CSTNode] = []  # replacements whose statement runs only with an accelerator
         self._first_statement: cst.CSTNode | None = None
         self._header_comments: set[str] = set()
+        # ids of the nodes to visit (the sites' nodes and their ancestors); None: every node. A
+        # subtree without a site comes out of this transform unchanged, so skipping it is exact.
+        self.only: set[int] | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.only is not None and id(node) not in self.only:
+            return False
+        return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[no-untyped-def,override]
+        if self.only is not None and id(original_node) not in self.only:
+            return updated_node  # (not visited: `updated_node` is `original_node`)
         # structural clean-ups first (leave_* below), then this node's own fixes and markers
         node = super().on_leave(original_node, updated_node)
         if not isinstance(node, cst.CSTNode):
@@ -457,6 +546,8 @@ def _is_call_statement(statement: cst.CSTNode) -> bool:
 
 def _code_of(statement: cst.CSTNode) -> str:
     """The statement's code without the blank lines and comments above it."""
+    if isinstance(statement, skeleton.Opaque):  # (the last of the statements it stands for)
+        statement = statement.statements()[-1]
     bare = statement.with_changes(leading_lines=[]) if hasattr(statement, "leading_lines") else statement
     return cst.Module(body=[]).code_for_node(bare).strip()
 

@@ -7,7 +7,7 @@ Pure functions on a libcst Module; `apply.py` calls them after the site transfor
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import libcst as cst
 
@@ -78,8 +78,17 @@ def insert_after_imports(module: cst.Module, statement: str) -> cst.Module:
     return module.with_changes(body=body)
 
 
-def insert_definition(module: cst.Module, name: str, torch_name: str) -> cst.Module:
-    """Insert a SUPPORT_DEFINITIONS helper after the imports (and the DEVICE constant), once."""
+def insert_definition(
+    module: cst.Module,
+    name: str,
+    torch_name: str,
+    expand: Callable[[cst.BaseStatement], Sequence[cst.BaseStatement]] | None = None,
+) -> cst.Module:
+    """Insert a SUPPORT_DEFINITIONS helper after the imports (and the DEVICE constant), once.
+
+    `expand` turns a body entry that stands for several statements (apply's skeleton keeps
+    statements without sites as text) into those statements; the one after the insertion point
+    gets blank lines above it."""
     for statement in module.body:
         if isinstance(statement, (cst.ClassDef, cst.FunctionDef)) and statement.name.value == name:
             return module
@@ -93,6 +102,8 @@ def insert_definition(module: cst.Module, name: str, torch_name: str) -> cst.Mod
     while index < len(body) and is_device_constant(body[index]):
         index += 1
     after = body[index:]
+    if after and expand is not None:
+        after[:1] = expand(after[0])  # type: ignore[assignment]
     if after and hasattr(after[0], "leading_lines"):
         blanks = 0
         for line in after[0].leading_lines:  # type: ignore[attr-defined]
@@ -188,44 +199,67 @@ def cuda_imports(module: cst.Module, touched: set[str] = frozenset()) -> list[tu
     return found
 
 
-def maybe_unused(module: cst.Module, imports: list[tuple[str, str | None, str | None]]) -> list[tuple[str, str | None, str | None]]:
+def maybe_unused(
+    module: cst.Module,
+    imports: list[tuple[str, str | None, str | None]],
+    text_of: Callable[[cst.BaseStatement], str] | None = None,
+) -> list[tuple[str, str | None, str | None]]:
     """The imports whose bound name is no longer read anywhere as a name (outside imports).
 
     One plain visitor pass; it spares libcst's scope analysis (the costliest step of a rewrite)
     for the common case where every candidate is still used. What it passes on, the scope
-    analysis still decides.
+    analysis still decides. With `text_of` (a top-level statement's code), the pass visits only
+    the statements whose code contains a candidate name (a name read is a substring of the code).
     """
     if not imports:
         return []
-    used = _names_read(module)
+    bound = {asname or obj or m.split(".")[0] for m, obj, asname in imports}
+    used = _names_read(module) if text_of is None else _names_read(module, bound, text_of)
     return [(m, obj, asname) for m, obj, asname in imports if (asname or obj or m.split(".")[0]) not in used]
 
 
-def _names_read(module: cst.Module) -> set[str]:
-    found: set[str] = set()
+class _NamesRead(cst.CSTVisitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
 
-    class _Collect(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> bool:
-            return False
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
 
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-            return False
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
 
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            node.value.visit(self)  # `x.attr`: `x` is read, `attr` is not a name
-            return False
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # `x.attr`: `x` is read, `attr` is not a name
+        return False
 
-        def visit_Name(self, node: cst.Name) -> None:
-            found.add(node.value)
-
-    module.visit(_Collect())
-    return found
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.add(node.value)
 
 
-def remove_imports(module: cst.Module, unused: list[tuple[str, str | None, str | None]]) -> cst.Module | None:
+def _names_read(module: cst.Module, only: set[str] | None = None, text_of: Callable[[cst.BaseStatement], str] | None = None) -> set[str]:
+    collect = _NamesRead()
+    if only is None or text_of is None:
+        module.visit(collect)
+        return collect.found
+    # only whether each name in `only` is read matters: the shortest statements first, and stop
+    # once every one is found
+    pending = set(only)
+    for code, statement in sorted(((text_of(s), s) for s in module.body), key=lambda pair: len(pair[0])):
+        if any(name in code for name in pending):
+            statement.visit(collect)
+            pending -= collect.found
+            if not pending:
+                break
+    return collect.found
+
+
+def remove_imports(module: cst.Module, unused: list[tuple[str, str | None, str | None]], code: str | None = None) -> cst.Module | None:
     """Remove these top-level imports directly; None when a case needs libcst's scope analysis
-    (the name in a string, e.g. `__all__` or an annotation; a comment on the import line)."""
-    code = module.code  # (`__all__` lists names as strings: the string test below covers it)
+    (the name in a string, e.g. `__all__` or an annotation; a comment on the import line).
+    `code` is the module's code when the caller has it already."""
+    if code is None:
+        code = module.code  # (`__all__` lists names as strings: the string test below covers it)
     bound = {(asname or obj or m.split(".")[0]) for m, obj, asname in unused}
     if any(re.search(rf"[\"'][^\"'\n]*\b{re.escape(name)}\b", code) for name in bound):
         return None
