@@ -257,6 +257,10 @@ class Harness:
         median = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
         lines = (folder / "train.py").read_text().count("\n")
         self.add("single file", "pre-commit scan (median)", 1, lines, median, f"median of {len(runs)}; min {min(r.wall_s for r in runs):.3f}s", walls=[round(r.wall_s, 3) for r in runs])
+        empty = folder / "empty"
+        empty.mkdir(exist_ok=True)
+        floor = [measure([*self.hook, "scan", "--output-format", "json", "-o", "empty.json", "empty"], cwd=folder, env=env) for _ in range(self.args.single_runs)]
+        self.add("empty folder", "scan (fixed cost of a run)", 0, 0, sorted(floor, key=lambda r: r.cpu_s)[len(floor) // 2], f"median of {len(floor)}: start-up, imports, the rules")
         baseline = [measure([sys.executable, "-c", "pass"], cwd=folder, env=env) for _ in range(self.args.single_runs)]
         self.add("single file", "python start-up (median)", 0, 0, sorted(baseline, key=lambda r: r.wall_s)[len(baseline) // 2])
         imported = measure([sys.executable, "-X", "importtime", "-m", "porttool", "scan", "--output-format", "concise", "train.py"], cwd=folder, env=env)
