@@ -78,7 +78,7 @@ class UsageError(Exception):
     pass
 
 
-def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore: list[str], rules_dir: list[Path], config: Optional[Path]):  # type: ignore[no-untyped-def]
+def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore: list[str], rules_dir: list[Path], config: Optional[Path], *, cache: bool = True):  # type: ignore[no-untyped-def]
     from porttool.registry import load_registry, validate_selectors
     from porttool.settings import find_config, load_settings
 
@@ -90,7 +90,9 @@ def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore
         ignore=tuple(ignore) or None,
         rules_dirs=tuple(settings.rules_dirs) + tuple(rules_dir),
     )
-    registry = load_registry(settings.rules_dirs)
+    from porttool.cache import disabled_by_environment
+
+    registry = load_registry(settings.rules_dirs, cache=cache and settings.cache and not disabled_by_environment())
     unknown = validate_selectors([*settings.select, *settings.ignore], registry)
     if unknown:
         raise UsageError(f"no rule matches selector(s): {', '.join(unknown)} (see `porttool rules`)")
@@ -229,7 +231,7 @@ def scan(
         missing = [p for p in paths if not p.exists() and not p.is_symlink()]
         if missing:
             raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
-        settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config)
+        settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config, cache=not no_cache)
         if fail_on is not None:
             settings = settings.merged(fail_on=Severity(fail_on.value))
         if no_cache:

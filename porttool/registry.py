@@ -384,22 +384,34 @@ def validate_selectors(selectors: Iterable[str], registry: Registry) -> list[str
     return [s for s in selectors if not any(_selects(s, r) for r in registry.rules)]
 
 
-def load_registry(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> Registry:
-    """Load the built-in rules and any user rule folders; validate all before returning."""
+def load_registry(extra_dirs: Sequence[Path] = (), *, builtin: bool = True, cache: bool = False) -> Registry:
+    """Load the built-in rules and any user rule folders; validate all before returning.
+    With `cache`, a registry validated by an earlier run with the same rule files is reused
+    (porttool.rule_cache)."""
     dirs = ([builtin_rules_dir()] if builtin else []) + list(extra_dirs)
-    rules: list[Rule] = []
-    seen_codes: dict[str, str] = {}
-    seen_names: dict[str, str] = {}
     for d in dirs:
         if not d.is_dir():
             raise RuleError(str(d), "(rules-dir)", "not a directory")
-        for path in sorted(d.rglob("*.toml")):
-            rule = load_rule_file(path)
-            if rule.code in seen_codes:
-                raise RuleError(rule.source, "code", f"duplicate code {rule.code} (also in {seen_codes[rule.code]})")
-            if rule.name in seen_names:
-                raise RuleError(rule.source, "name", f"duplicate name {rule.name} (also in {seen_names[rule.name]})")
-            seen_codes[rule.code], seen_names[rule.name] = rule.source, rule.source
-            rules.append(rule)
+    files = [path for d in dirs for path in sorted(d.rglob("*.toml"))]
+    if cache:
+        from porttool import rule_cache
+
+        cached = rule_cache.load(files)
+        if cached is not None:
+            return cached
+    rules: list[Rule] = []
+    seen_codes: dict[str, str] = {}
+    seen_names: dict[str, str] = {}
+    for path in files:
+        rule = load_rule_file(path)
+        if rule.code in seen_codes:
+            raise RuleError(rule.source, "code", f"duplicate code {rule.code} (also in {seen_codes[rule.code]})")
+        if rule.name in seen_names:
+            raise RuleError(rule.source, "name", f"duplicate name {rule.name} (also in {seen_names[rule.name]})")
+        seen_codes[rule.code], seen_names[rule.name] = rule.source, rule.source
+        rules.append(rule)
     rules.sort(key=lambda r: r.code)
-    return Registry(tuple(rules))
+    registry = Registry(tuple(rules))
+    if cache:
+        rule_cache.store(files, registry)
+    return registry
