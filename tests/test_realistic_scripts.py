@@ -23,6 +23,23 @@ def _run(args: list[str], cwd: Path, timeout: float = 240) -> subprocess.Complet
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
+GLOO_TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def _torchrun(args: list[str], cwd: Path, attempts: int = 3) -> subprocess.CompletedProcess[str]:
+    """A torchrun of 2 CPU processes over gloo. On a loaded machine torch's gloo teardown sometimes
+    aborts a process after the script has finished (all iterations printed, then `std::terminate`
+    at exit; seen with the original and the port alike, about 1 run in 8 under load). Only that
+    exact failure is retried; any other is returned as it is."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    for _ in range(attempts):
+        done = _run([*torchrun, *args], cwd)
+        finished = len(_numbers(done.stdout)) == int(ITERS.split("=")[1])
+        if done.returncode == 0 or not (finished and GLOO_TEARDOWN_ABORT in done.stderr):
+            return done
+    return done
+
+
 def _numbers(output: str) -> list[str]:
     """The lines that carry results, with timings (which always differ) cut off."""
     lines = [line for line in output.splitlines() if re.match(r"(iter \d+: loss|checksum|argmax)", line)]
@@ -65,9 +82,8 @@ def test_ported_training_matches_the_original_forced_onto_cpu(scripts):
 
 def test_ported_training_under_torchrun_matches_the_original_forced_onto_cpu(scripts):
     original, ported = scripts
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    before = _run([*torchrun, "train_char_lm.py", ITERS, "--device=cpu", "--backend=gloo"], original)
-    after = _run([*torchrun, "train_char_lm.py", ITERS], ported)
+    before = _torchrun(["train_char_lm.py", ITERS, "--device=cpu", "--backend=gloo"], original)
+    after = _torchrun(["train_char_lm.py", ITERS], ported)
     assert before.returncode == 0, before.stderr[-3000:]
     assert after.returncode == 0, after.stderr[-3000:]
     assert len(_numbers(after.stdout)) == 3
