@@ -34,6 +34,7 @@ results are consumed.
 
 from __future__ import annotations
 
+import array
 import functools
 import hashlib
 import json
@@ -400,10 +401,15 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def _keys(names: Sequence[str], display: Callable[[str], str], cache: ScanCache) -> tuple[list[bytes | None], list[bool]]:
+def _keys(names: Sequence[str], display: Callable[[str], str], cache: ScanCache, stamps: array.array[int]) -> tuple[list[bytes | None], list[bool]]:
     """Pass 1 for a chunk of candidates (their paths): each one's entry key (None: not cacheable)
     and whether the cache holds it. A file whose stat matches the recorded one is not read; any
-    other is read and hashed, and its stat recorded for next time unless it is racy."""
+    other is read and hashed, and its stat recorded for next time unless it is racy.
+
+    `stamps` gets four numbers per file — the size, mtime, ctime and inode its key was computed
+    from (-1s: no key): pass 2 stores a scanned result only if the file still has that stat
+    (`_unchanged`), so a file edited while the scan runs (a branch switch) never leaves the new
+    bytes' result under the old bytes' key."""
     now = _now()  # before the stats: a change after this moment gets a later timestamp
     racy_ns = int((now - RACY_S) * 1e9)
     cwd = os.getcwd()
@@ -424,8 +430,11 @@ def _keys(names: Sequence[str], display: Callable[[str], str], cache: ScanCache)
     for info in infos:
         if info is None:
             keys.append(None)
+            stamps.extend(_NO_STAMP)
             continue
         absolute, shown, stat = info
+        settled = stat.st_mtime_ns < racy_ns and stat.st_ctime_ns < racy_ns
+        stamps.extend((stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino))
         row = recorded.get(absolute)
         if row is not None and row[:6] == (shown, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev):
             keys.append(row[6])
@@ -438,7 +447,7 @@ def _keys(names: Sequence[str], display: Callable[[str], str], cache: ScanCache)
             continue
         key = entry_key(data, shown)
         keys.append(key)
-        if stat.st_mtime_ns < racy_ns and stat.st_ctime_ns < racy_ns:
+        if settled:
             # Recorded now, hit or miss (a miss's entry follows when it is scanned): the stat was
             # taken before the read, so a change after it never matches this row.
             cache.record_stat(absolute, shown, stat, key)
@@ -463,11 +472,12 @@ def cached_scan(
     """
     keys: list[bytes | None] = []
     hit: list[bool] = []
+    stamps: array.array[int] = array.array("q")  # 4 per file, see _keys
     names = getattr(candidates, "names", None)  # api.CandidateList: no Candidate objects made
     if names is None:
         names = [os.fspath(c.path) for c in candidates]
     for start in range(0, len(names), CHUNK):
-        chunk_keys, chunk_hits = _keys(names[start : start + CHUNK], display, cache)
+        chunk_keys, chunk_hits = _keys(names[start : start + CHUNK], display, cache, stamps)
         keys += chunk_keys
         hit += chunk_hits
     cache.flush()
@@ -506,13 +516,29 @@ def cached_scan(
             else:
                 cache.misses += 1
                 result = next(fresh)
-                if key is not None:
+                if key is not None and _unchanged(names[index], stamps, index):
                     cache.put(key, result)
             if progress:
                 progress(1)
             yield result
     finally:
         cache.flush()
+
+
+_NO_STAMP = (-1, -1, -1, -1)
+
+
+def _unchanged(name: str, stamps: array.array[int], index: int) -> bool:
+    """Does the file still have the stat its key was computed from? (If it changed between being
+    hashed and being scanned, the result describes other bytes than the key: not stored.)"""
+    expected = tuple(stamps[4 * index : 4 * index + 4])
+    if expected == _NO_STAMP:
+        return False
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return False
+    return expected == (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def _upcoming_hits(keys: list[bytes | None], hit: list[bool], start: int) -> tuple[list[bytes], int]:

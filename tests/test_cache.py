@@ -420,3 +420,26 @@ def test_lookups_go_in_batches(tmp_path, registry, monkeypatch):
     second, store = run(root, registry)
     assert second == first and store.hits == 25
     assert sum(1 for n in queries if n) <= 3 * 7 + 7  # stats, existence and values per chunk of 4
+
+
+def test_a_file_edited_while_the_scan_runs_leaves_no_wrong_entry(tree, registry, monkeypatch):
+    """Hashed, then edited before it is scanned (a branch switch mid-scan): the result describes
+    the new bytes, so it must not be stored under the old bytes' key — else going back to the old
+    bytes would be served the new bytes' findings."""
+    target = tree / "a.py"
+    real = api.scan_one
+    edited: list[str] = []
+
+    def edit_then_scan(candidate, options):  # type: ignore[no-untyped-def]
+        if candidate.path.name == "a.py" and not edited:
+            target.write_text(PLAIN + "# edited\n")
+            edited.append("a.py")
+        return real(candidate, options)
+
+    monkeypatch.setattr(api, "scan_one", edit_then_scan)
+    first, _ = run(tree, registry)
+    assert edited and first[0].findings == ()  # the run reports what it read: the edited file
+    monkeypatch.setattr(api, "scan_one", real)
+    target.write_text(CUDA)  # back to the bytes that were hashed
+    again, _ = run(tree, registry)
+    assert [f.code for f in again[0].findings] == ["PT001", "PT105"]
