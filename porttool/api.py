@@ -77,6 +77,7 @@ class Analysis:
     suppressed: tuple[Site, ...]
     suppressions: Suppressions
     cell_of_line: Callable[[int], tuple[int | None, int]] | None = None
+    tree: ast.Module | None = None  # the text's `ast`, kept only when asked (a rewrite reuses it)
 
 
 @contextlib.contextmanager
@@ -93,8 +94,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
-    """Find every site in a decoded source (a notebook's code cells included)."""
+def analyse(source: SourceFile, rules: CompiledRules, *, keep_tree: bool = False) -> Analysis | Diagnostic:
+    """Find every site in a decoded source (a notebook's code cells included). With `keep_tree`
+    the parsed `ast` comes back in the analysis (a rewrite needs it; a scan lets it go at once)."""
     text, cell_of_line = source.text, None
     if source.is_notebook:
         from porttool import notebook
@@ -115,10 +117,11 @@ def analyse(source: SourceFile, rules: CompiledRules) -> Analysis | Diagnostic:
         except (ValueError, RecursionError, MemoryError) as exc:
             return Diagnostic("PT902", source.display, f"cannot parse: {exc}")
         sites = scan_tree(text, tree, rules)
-        del tree  # freed here, while collection is still off: no collector pass over its nodes
+        kept_tree = tree if keep_tree else None
+        del tree  # freed here (unless kept), while collection is still off: no collector pass over its nodes
     kept = tuple(s for s in sites if not suppressions.suppresses(s.code, s.span.line))
     dropped = tuple(s for s in sites if suppressions.suppresses(s.code, s.span.line))
-    return Analysis(source, text, kept, dropped, suppressions, cell_of_line)
+    return Analysis(source, text, kept, dropped, suppressions, cell_of_line, kept_tree)
 
 
 def _syntax_error(source: SourceFile, text: str, exc: SyntaxError, cell_of_line: Callable[[int], tuple[int | None, int]] | None) -> Diagnostic:
@@ -492,7 +495,7 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
     source = read_source(candidate.path, display)
     if isinstance(source, Diagnostic):
         return FileResult(path=display, diagnostics=(source,))
-    analysis = analyse(source, rules)
+    analysis = analyse(source, rules, keep_tree=True)
     if isinstance(analysis, Diagnostic):
         return FileResult(path=display, diagnostics=(analysis,))
     findings = make_findings(analysis, scan_options.registry, scan_options.target)
@@ -508,6 +511,7 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
         scan_options.target,
         unsafe=options.unsafe,
         mark_unfixed=options.mark_unfixed,
+        tree=analysis.tree,
     )
     diagnostics = tuple(
         Diagnostic("PT906", display, f"fixes of {code} were not applied: {why}" if code != "*" else f"no fixes applied: {why}")

@@ -115,12 +115,14 @@ def rewrite_text(
     *,
     unsafe: bool = False,
     mark_unfixed: bool = False,
+    tree: ast.Module | None = None,
 ) -> RewriteResult:
-    """Rewrite one module's text for `target`, verified; unchanged text if nothing applies."""
+    """Rewrite one module's text for `target`, verified; unchanged text if nothing applies.
+    `tree`: the text's `ast` when the caller parsed it already (the scan did)."""
     enabled = gc.isenabled()
     gc.disable()  # libcst and ast build millions of acyclic nodes: collections would only cost time
     try:
-        return _rewrite_text(text, sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+        return _rewrite_text(text, sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed, tree=tree)
     finally:
         if enabled:
             gc.enable()
@@ -135,6 +137,7 @@ def _rewrite_text(
     *,
     unsafe: bool,
     mark_unfixed: bool,
+    tree: ast.Module | None,
 ) -> RewriteResult:
     skip: set[str] = set()
     rejected: list[tuple[str, str]] = []
@@ -143,7 +146,7 @@ def _rewrite_text(
         if not plan.fixes and not plan.marks:
             return RewriteResult(text, held_back=tuple(plan.held_back), declined=tuple(plan.declined), rejected=tuple(rejected))
         try:
-            new_text, applied, declined, marked = _transform(text, plan, target, unsafe)
+            new_text, applied, declined, marked = _transform(text, plan, target, unsafe, tree=tree)
         except (cst.ParserSyntaxError, RecursionError) as exc:
             return RewriteResult(text, rejected=(("*", f"libcst could not parse the file: {exc}"),))
         problem = _verify(text, new_text, sites, applied, registry, rules, target, unsafe, mark_unfixed)
@@ -175,7 +178,6 @@ def _verify(
     blame = applied[0].code if len({s.code for s in applied}) == 1 else None
     try:
         tree = ast.parse(after)
-        skeleton.LAST_TREE[:] = [after, tree]  # (the fixed-point check below parses `after` again)
         compile(tree, "<porttool>", "exec")
     except (SyntaxError, ValueError) as exc:
         return (blame or _first_code(applied), f"the result does not compile: {exc}")
@@ -187,8 +189,7 @@ def _verify(
     for code in sorted(done):  # only fixed rules must lose their findings; hints may move lines
         if new[code] > old[code] - done[code]:
             return (code, f"{code} still matches after its fix (a fix that does not remove its finding)")
-    again = rewrite_text(after, new_sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed) if _has_work(new_sites, registry, target, unsafe, mark_unfixed) else None
-    skeleton.LAST_TREE[:] = [None, None]
+    again = rewrite_text(after, new_sites, registry, rules, target, unsafe=unsafe, mark_unfixed=mark_unfixed, tree=tree) if _has_work(new_sites, registry, target, unsafe, mark_unfixed) else None
     if again is not None and again.text != after:
         return (_first_code(again.applied) if again.applied else "*", "a second rewrite changes the result again (not a fixed point)")
     return None
@@ -204,9 +205,9 @@ def _first_code(sites: Sequence[Site]) -> str:
 
 
 # --------------------------------------------------------------------------------------- transform
-def _transform(text: str, plan: _Plan, target: str, unsafe: bool, *, whole: bool = False) -> tuple[str, list[Site], list[tuple[Site, str]], int]:
+def _transform(text: str, plan: _Plan, target: str, unsafe: bool, *, whole: bool = False, tree: ast.Module | None = None) -> tuple[str, list[Site], list[tuple[Site, str]], int]:
     site_lines = [s.span.line for s, _, _ in plan.fixes] + [s.span.line for s, _, _ in plan.marks]
-    pieces = None if whole or not (SEGMENTED and skeleton.AVAILABLE) else skeleton.Skeleton.of(text, site_lines)
+    pieces = None if whole or not (SEGMENTED and skeleton.AVAILABLE) else skeleton.Skeleton.of(text, site_lines, tree)
     if pieces is not None:
         module = pieces.module
         positions: Mapping[cst.CSTNode, object] = pieces.positions

@@ -38,8 +38,6 @@ except ImportError:  # pragma: no cover - a libcst without them
     AVAILABLE = False
     CodegenState = PositionProvidingCodegenState = object  # type: ignore[misc,assignment]
 
-LAST_TREE: list[Any] = [None, None]  # (text, its ast): the last output apply's verification parsed
-
 _NEWLINE = re.compile(r"\r\n?|\n")  # what libcst (and Python's tokenizer) count as a line break
 _FREE_LINE = re.compile(r"(#[^\r\n]*)?(\r\n?|\n)")  # a gap line that libcst gives to the statement below
 _DEVICE_NAMES = frozenset({PORTABLE_DEVICE_NAME, "ACCELERATOR_DEVICE", "PORTTOOL_DEVICE"})
@@ -118,21 +116,22 @@ class Skeleton:
         self.header_text = self.footer_text = ""
 
     @classmethod
-    def of(cls, text: str, site_lines: Sequence[int]) -> Skeleton | None:
+    def of(cls, text: str, site_lines: Sequence[int], tree: ast.Module | None = None) -> Skeleton | None:
+        """`tree`: the text's `ast`, when the caller has it (else it is parsed here)."""
         try:
-            return cls._of(text, site_lines)
+            return cls._of(text, site_lines, tree)
         except (IndexError, KeyError, ValueError, AttributeError):  # (a layout it did not foresee)
             return None
 
     @classmethod
-    def _of(cls, text: str, site_lines: Sequence[int]) -> Skeleton | None:
+    def _of(cls, text: str, site_lines: Sequence[int], tree: ast.Module | None) -> Skeleton | None:
         if not text.endswith(("\n", "\r")):
             return None
         if "\r" in text and not text.count("\r\n") == text.count("\r") == text.count("\n"):
             return None  # mixed line breaks: libcst's choice of the default is the whole parse's
         newline = "\r\n" if "\r" in text else "\n"
         try:
-            tree = LAST_TREE[1] if LAST_TREE[0] is text else ast.parse(text)
+            tree = tree if tree is not None else ast.parse(text)
             indent = _first_indent(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError, tokenize.TokenError, IndentationError):
             return None
