@@ -349,7 +349,7 @@ def scan_paths(
         return
     from porttool.cache import loads_many
 
-    for packed in _pooled(_scan_batch_packed, ((list(b), options) for b in _lazy_batches(candidates, jobs)), jobs):
+    for packed in _pooled(_scan_batch_packed, ((list(b), options) for b in _batches(candidates, jobs)), jobs):
         results = loads_many(packed)
         yield from results
         if progress:
@@ -435,16 +435,12 @@ def exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="porttool-parent-watch", daemon=True).start()
 
 
-def _lazy_batches(items: Sequence[Candidate], jobs: int) -> Iterator[Sequence[Candidate]]:
-    """`_batches` as slices made when the pool asks for them (a `CandidateList` stays compact)."""
+def _batches(items: Sequence[Candidate], jobs: int) -> Iterator[Sequence[Candidate]]:
+    """Slices of the candidates for the pool, made as it asks for them (a `CandidateList` stays
+    compact): a few per worker, 8 to 64 files each."""
     size = max(8, min(64, len(items) // (jobs * 8) or 1))
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _batches(items: Sequence[Candidate], jobs: int) -> list[list[Candidate]]:
-    size = max(8, min(64, len(items) // (jobs * 8) or 1))
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def portability_scores(results: Iterable[FileResult], registry: Registry, targets: Sequence[str]) -> dict[str, dict[str, int | float]]:
@@ -589,13 +585,8 @@ def rewrite_paths(candidates: Sequence[Candidate], options: RewriteOptions, *, j
         for candidate in candidates:
             yield rewrite_one(candidate, options)
         return
-    import concurrent.futures
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
-        for results in pool.map(_rewrite_batch, [(b, options) for b in _batches(candidates, jobs)]):
-            yield from results
+    for results in _pooled(_rewrite_batch, ((list(b), options) for b in _batches(candidates, jobs)), jobs):
+        yield from results
 
 
 def sites_in_text(text: str, registry: Registry) -> tuple[Site, ...]:
