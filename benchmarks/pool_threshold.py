@@ -1,6 +1,6 @@
 """Where a worker pool starts to pay: `-j 1` against a forced 2-worker pool on growing subsets of
 the torch package (every k-th file), `--no-cache`. Re-run it when the per-file scan gets faster
-and move `porttool.api.POOL_MIN_BYTES` accordingly (a quiet machine gives the useful wall times).
+and move `porttool.pool.POOL_MIN_BYTES` accordingly (a quiet machine gives the useful wall times).
 
     python benchmarks/pool_threshold.py [--steps 30,15,8,4,2]
 """
@@ -21,8 +21,8 @@ from run import ROOT, copy_files, measure, python_files, torch_package_dir
 FORCED = """
 import sys
 if __name__ == "__main__":
-    import porttool.api as api
-    api.POOL_MIN_BYTES = int(sys.argv[1])
+    import porttool.pool as pool
+    pool.POOL_MIN_BYTES = int(sys.argv[1])
     sys.argv = ["porttool", "scan", *sys.argv[2:]]
     from porttool.cli import main
     main()

@@ -58,7 +58,7 @@ def _err(message: str) -> None:
 
 @contextmanager
 def _errors_to_exit_codes() -> Iterator[None]:
-    from porttool.registry import RuleError
+    from porttool.ruleset.schema import RuleError
     from porttool.settings import ConfigError
 
     try:
@@ -79,7 +79,7 @@ class UsageError(Exception):
 
 
 def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore: list[str], rules_dir: list[Path], config: Optional[Path], *, cache: bool = True):  # type: ignore[no-untyped-def]
-    from porttool.registry import load_registry, validate_selectors
+    from porttool.ruleset.registry import load_registry, validate_selectors
     from porttool.settings import find_config, load_settings
 
     config_file = config if config is not None else find_config(paths[0] if paths else Path.cwd())
@@ -90,7 +90,7 @@ def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore
         ignore=tuple(ignore) or None,
         rules_dirs=tuple(settings.rules_dirs) + tuple(rules_dir),
     )
-    from porttool.cache import disabled_by_environment
+    from porttool.caching import disabled_by_environment
 
     registry = load_registry(settings.rules_dirs, cache=cache and settings.cache and not disabled_by_environment())
     unknown = validate_selectors([*settings.select, *settings.ignore], registry)
@@ -119,52 +119,28 @@ ConfigOpt = typer.Option(None, "--config", help="pyproject.toml to read [tool.po
 
 def run_scan(paths: list[Path], settings, registry, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
     """Scan and collect every result into a `ScanReport` (what --baseline and --write-baseline need)."""
-    from porttool import api
     from porttool.model import ScanReport
+    from porttool.report.scores import portability_scores
 
     with _scan_results(paths, settings, registry, jobs=jobs, only=only) as results:
         collected = list(results)
-    scores = api.portability_scores(collected, registry, TARGETS)
+    scores = portability_scores(collected, registry, TARGETS)
     return ScanReport(target=settings.target, results=tuple(collected), rules=tuple(registry), scores=scores, version=__version__)
 
 
 @contextmanager
 def _scan_results(paths: list[Path], settings, registry, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None, ordered: bool = False, bar: bool = True):  # type: ignore[no-untyped-def]
-    """The scan's results as a stream (in displayed-path order with `ordered`, as a streamed report
-    needs), with the cache and the progress bar (unless `bar` is False) open around it."""
-    from porttool import api
+    """The scan's results as a stream, with a progress bar in a terminal (unless `bar` is False)."""
+    from porttool.scan.run import scan_results
 
-    root = os.getcwd()
-    candidates: api.CandidateList | list[api.Candidate]
-    if ordered:
-        candidates = api.ordered_candidates(paths, settings.exclude, registry, root, only)
-    else:
-        candidates = api.collect_candidates(paths, settings.exclude, registry)
-        if only is not None:  # --changed-since: discovery as usual, narrowed to the changed files
-            candidates = [c for c in candidates if c.path.resolve() in only]
-    options = api.ScanOptions(registry=registry, target=settings.target, root=root)
-    cache = None
-    if settings.cache:
-        from porttool.cache import ScanCache
-
-        cache = ScanCache.open(registry.signature, settings.target)
-    progress = _progress_bar(len(candidates)) if bar else None
-    try:
-        if progress is None:
-            yield api.scan_paths(candidates, options, jobs=jobs, cache=cache)
-        else:
-            with progress:
-                task = progress.add_task("scanning", total=len(candidates))
-                yield api.scan_paths(candidates, options, jobs=jobs, progress=lambda n: progress.advance(task, n), cache=cache)
-    finally:
-        if cache is not None:
-            cache.close()
+    with scan_results(paths, settings, registry, os.getcwd(), jobs=jobs, only=only, ordered=ordered, progress=_progress_bar if bar else None) as results:
+        yield results
 
 
 def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: Optional[Path], statistics: bool, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
     """Scan and write the report as results arrive (porttool.report.stream); memory stays flat.
     Returns the report's `Totals`."""
-    from porttool import api
+    from porttool.report.scores import scores_from_counts
     from porttool.report.stream import ReportStream
 
     def write(stream, color):  # type: ignore[no-untyped-def]
@@ -173,11 +149,11 @@ def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: O
         bar = output_file is not None or not sys.stdout.isatty()
         with _scan_results(paths, settings, registry, jobs=jobs, only=only, ordered=True, bar=bar) as results:
             report.add_all(results)
-        return report.finish(api.scores_from_counts(report.totals.site_codes, registry, TARGETS))
+        return report.finish(scores_from_counts(report.totals.site_codes, registry, TARGETS))
 
     if output_file is None:
         return write(sys.stdout, None)
-    from porttool.writing import report_writer
+    from porttool.atomic_write import report_writer
 
     with contextlib.ExitStack() as stack:
         try:  # an interrupted scan leaves no half-written report
@@ -193,7 +169,7 @@ def _write_report(fmt: Fmt, report, output_file: Optional[Path], statistics: boo
     if output_file is None:
         render(fmt.value, report, sys.stdout, statistics=statistics, color=None)
         return
-    from porttool.writing import report_writer
+    from porttool.atomic_write import report_writer
 
     try:
         with report_writer(output_file) as stream:
@@ -222,8 +198,8 @@ def scan(
     no_cache: bool = typer.Option(False, "--no-cache", help="Scan every file afresh; neither read nor write the result cache."),
 ) -> None:
     """Find every CUDA-specific construct and report it, with what can be fixed for the target."""
-    from porttool import baseline
-    from porttool.changed import ChangedFilesError, changed_files
+    from porttool.scan import baseline
+    from porttool.scan.changed_files import ChangedFilesError, changed_files
     from porttool.model import Severity
 
     with _errors_to_exit_codes():
@@ -293,8 +269,12 @@ def rewrite(
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
 ) -> None:
     """Port the code: print a unified diff (default), or write it with --apply / --out-dir."""
-    from porttool import api, workspace
     from porttool.report import rewrite_summary
+    from porttool.rewrite.git_status import dirty_files
+    from porttool.rewrite.run import RewriteOptions, rewrite_paths
+    from porttool.rewrite.write_back import WorkspaceError, apply_in_place, write_out_dir
+    from porttool.scan.discovery import collect_candidates, display_path
+    from porttool.scan.run import ScanOptions
 
     with _errors_to_exit_codes():
         if apply and out_dir is not None:
@@ -305,30 +285,30 @@ def rewrite(
             raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
         settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config)
         unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
-        candidates = api.collect_candidates(paths, settings.exclude, registry)
-        options = api.RewriteOptions(api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe, mark_unfixed=mark_unfixed)
-        results = list(api.rewrite_paths(candidates, options, jobs=jobs))
-        sources = {api.display_path(c.path, os.getcwd()): c.path for c in candidates}
+        candidates = collect_candidates(paths, settings.exclude, registry)
+        options = RewriteOptions(ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe, mark_unfixed=mark_unfixed)
+        results = list(rewrite_paths(candidates, options, jobs=jobs))
+        sources = {display_path(c.path, os.getcwd()): c.path for c in candidates}
         changed = [r for r in results if r.changed]
         failures: list[tuple[str, str]] = []
         if apply:
-            from porttool.writing import clean_stale_temp_files
+            from porttool.atomic_write import clean_stale_temp_files
 
             for root in paths:  # temp files an interrupted earlier --apply may have left
                 clean_stale_temp_files(root)
         if apply and changed:
             if not allow_dirty:
-                dirty = workspace.dirty_files(sources[r.path] for r in changed)
+                dirty = dirty_files(sources[r.path] for r in changed)
                 if dirty:
                     raise UsageError(
                         "refusing to --apply: these files have uncommitted changes (commit or stash them, or pass --allow-dirty): "
                         + ", ".join(dirty)
                     )
-            failures = workspace.apply_in_place(changed, sources)
+            failures = apply_in_place(changed, sources)
         elif out_dir is not None:
             try:
-                failures = workspace.write_out_dir(results, sources, paths, out_dir)
-            except workspace.WorkspaceError as exc:
+                failures = write_out_dir(results, sources, paths, out_dir)
+            except WorkspaceError as exc:
                 raise UsageError(str(exc))
         if output_format is RewriteFmt.json:
             rewrite_summary.render_json(results, settings.target, unsafe, sys.stdout, written=apply or out_dir is not None, failures=failures)
@@ -379,11 +359,10 @@ def check(
     Everything after `--` is the command, run in a subprocess with a timeout; porttool executes user
     code only here. Exit 0 only when every stage passed.
     """
-    import json as _json
-
-    from porttool import api
-    from porttool.check import runtime_report
+    from porttool.check import verdict
     from porttool.check.static import check_static
+    from porttool.scan.discovery import collect_candidates
+    from porttool.scan.run import ScanOptions
 
     command = list(ctx.meta.get("porttool_check_command", []))
     with _errors_to_exit_codes():
@@ -396,8 +375,8 @@ def check(
         settings, registry, _ = _load(paths or [Path(".")], target, [], [], [], config)
         static = None
         if paths and not skip_static:
-            candidates = api.collect_candidates(paths, settings.exclude, registry)
-            static = check_static(candidates, api.ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe_fixes)
+            candidates = collect_candidates(paths, settings.exclude, registry)
+            static = check_static(candidates, ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe_fixes)
         run = None
         if command:
             from porttool.check.runner import run_stage
@@ -405,32 +384,11 @@ def check(
             if output_format is CheckFmt.text:
                 sys.stderr.write(f"porttool: running {' '.join(command)} (target {settings.target}, backend {backend.value})\n")
             run = run_stage(command, target=settings.target, backend=backend.value, timeout=timeout, python=python, echo=output_format is CheckFmt.text)
-    passed = (static is None or static.passed) and (run is None or run.passed)
     if output_format is CheckFmt.json:
-        doc = {
-            "schema_version": 1,
-            "target": settings.target,
-            "passed": passed,
-            "static": None if static is None else {
-                "passed": static.passed,
-                "files": static.files,
-                "torch_version": static.torch_version,
-                "notes": list(static.notes),
-                "problems": [vars(p) if hasattr(p, "__dict__") else p.__dict__ for p in static.problems],
-            },
-            "run": None if run is None else run.to_json(),
-        }
-        sys.stdout.write(_json.dumps(doc, indent=2, default=lambda o: o.__dict__) + "\n")
+        verdict.render_json(static, run, settings.target, sys.stdout)
     else:
-        out: list[str] = []
-        if static is not None:
-            out.append(f"static stage ({static.files} files, torch {static.torch_version or 'not installed'}): {'PASSED' if static.passed else 'FAILED'}")
-            out += [f"  {p.path}:{p.line}:{p.column}: {p.code + ' ' if p.code else ''}{p.message}" for p in static.problems]
-            out += [f"  note: {n}" for n in static.notes]
-        if run is not None:
-            out.append(runtime_report.render_text(run).rstrip("\n"))
-        out.append(f"porttool check --target {settings.target}: {'PASSED' if passed else 'FAILED'}")
-        sys.stdout.write("\n".join(out) + "\n")
+        verdict.render_text(static, run, settings.target, sys.stdout)
+    passed = verdict.passed(static, run)
     raise typer.Exit(EXIT_CLEAN if passed else EXIT_FINDINGS)
 
 
@@ -447,26 +405,26 @@ def rules_cmd(
     target: Optional[Target] = TargetOpt,
 ) -> None:
     """List every rule with its per-target action."""
-    from porttool import docs
-    from porttool.registry import load_registry
+    from porttool.report import rule_docs
+    from porttool.ruleset.registry import load_registry
 
     with _errors_to_exit_codes():
         registry = load_registry(rules_dir)
-    sys.stdout.write(docs.rules_listing(registry, output_format.value, target.value if target else None))
+    sys.stdout.write(rule_docs.rules_listing(registry, output_format.value, target.value if target else None))
 
 
 @app.command()
 def explain(code: str = typer.Argument(..., help="A rule code (PT001) or name (cuda-method-call).")) -> None:
     """Show a rule: what it finds, why it matters, before → after per target, fix safety."""
-    from porttool import docs
-    from porttool.registry import load_registry
+    from porttool.report import rule_docs
+    from porttool.ruleset.registry import load_registry
 
     with _errors_to_exit_codes():
         registry = load_registry()
         rule = registry.get(code)
         if rule is None:
             raise UsageError(f"unknown rule {code!r} (see `porttool rules`)")
-    sys.stdout.write(docs.explain(rule))
+    sys.stdout.write(rule_docs.explain(rule))
 
 
 def version_callback(value: bool) -> None:

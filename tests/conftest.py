@@ -24,7 +24,7 @@ def update_fixtures(request) -> bool:
 
 @pytest.fixture(scope="session")
 def registry():
-    from porttool.registry import load_registry
+    from porttool.ruleset.registry import load_registry
 
     return load_registry()
 

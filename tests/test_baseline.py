@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from porttool import baseline
+from porttool.scan import baseline
 
 TRAIN = """\
 import torch
@@ -176,7 +176,7 @@ def test_a_bad_baseline_is_a_usage_error(run_cli, tmp_path, content, message):
 
 
 def test_fingerprint_ignores_whitespace_and_line_numbers():
-    from porttool.api import fingerprint
+    from porttool.scan.findings import fingerprint
 
     assert fingerprint("PT001", "x.cuda( )", 0) != fingerprint("PT001", "x.cuda()", 0)
     assert fingerprint("PT001", "f(a,\n      b).cuda()", 0) == fingerprint("PT001", "f(a, b).cuda()", 0)

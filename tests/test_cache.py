@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from porttool import api, cache
-from porttool.cache import ScanCache
-from porttool.discovery import Candidate
+from porttool.scan import discovery
+from porttool.scan import run as scan_run
+from porttool import caching
+from porttool.scan import result_cache, result_codec
+from porttool.scan.result_cache import ScanCache
+from porttool.scan.discovery import Candidate
 from porttool.model import Diagnostic, FileResult, Finding, FixStatus, Severity, Site, Span
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,23 +40,23 @@ def tree(tmp_path: Path) -> Path:
 def counted(monkeypatch):
     """Count the files actually scanned (not served from the cache)."""
     calls: list[str] = []
-    real = api.scan_one
+    real = scan_run.scan_one
 
     def scan_one(candidate, options):  # type: ignore[no-untyped-def]
         calls.append(candidate.path.name)
         return real(candidate, options)
 
-    monkeypatch.setattr(api, "scan_one", scan_one)
+    monkeypatch.setattr(scan_run, "scan_one", scan_one)
     return calls
 
 
 def run(root: Path, registry, target: str = "neuron", directory: Path | None = None) -> tuple[list[FileResult], ScanCache]:
     store = ScanCache.open(registry.signature, target, directory)
     assert store is not None
-    candidates = api.collect_candidates([root], (), registry)
-    options = api.ScanOptions(registry=registry, target=target, root=str(root))
+    candidates = discovery.collect_candidates([root], (), registry)
+    options = scan_run.ScanOptions(registry=registry, target=target, root=str(root))
     try:
-        return list(api.scan_paths(candidates, options, jobs=1, cache=store)), store
+        return list(scan_run.scan_paths(candidates, options, jobs=1, cache=store)), store
     finally:
         store.close()
 
@@ -97,7 +100,7 @@ def test_rule_changes_invalidate(tree, registry, counted):
 
 
 def test_an_edited_rule_file_invalidates(tree, registry, tmp_path, counted):
-    from porttool.registry import load_registry
+    from porttool.ruleset.registry import load_registry
 
     rules = tmp_path / "rules"
     rules.mkdir()
@@ -124,10 +127,10 @@ def test_target_version_and_code_invalidate(tree, registry, counted, monkeypatch
     counted.clear()
     _, store = run(tree, registry, "neuron")
     assert store.hits == 3 and counted == []
-    monkeypatch.setattr(cache, "__version__", "99.0")
+    monkeypatch.setattr(result_cache, "__version__", "99.0")
     _, store = run(tree, registry, "neuron")
     assert store.hits == 0
-    monkeypatch.setattr(cache, "code_signature", lambda: "edited-checkout")
+    monkeypatch.setattr(result_cache, "code_signature", lambda: "edited-checkout")
     _, store = run(tree, registry, "neuron")
     assert store.hits == 0
 
@@ -146,7 +149,7 @@ def test_config_changes_invalidate_through_the_cli(tree, run_cli):
 
 def test_a_corrupt_entry_is_a_miss(tree, registry, counted):
     run(tree, registry)
-    database = Path(os.environ["PORTTOOL_CACHE_DIR"]) / cache.DATABASE
+    database = Path(os.environ["PORTTOOL_CACHE_DIR"]) / result_cache.DATABASE
     with sqlite3.connect(database) as db:
         db.execute("UPDATE entries SET value = ?", (b'{"@":"FileResult","f":[1,2',))
     counted.clear()
@@ -160,7 +163,7 @@ def test_a_corrupt_entry_is_a_miss(tree, registry, counted):
 
 def test_an_entry_of_another_shape_is_a_miss(tree, registry):
     run(tree, registry)
-    database = Path(os.environ["PORTTOOL_CACHE_DIR"]) / cache.DATABASE
+    database = Path(os.environ["PORTTOOL_CACHE_DIR"]) / result_cache.DATABASE
     with sqlite3.connect(database) as db:
         db.execute("UPDATE entries SET value = ?", (b'{"@":"Span","f":[1,2]}',))  # wrong class, wrong arity
     results, store = run(tree, registry)
@@ -170,10 +173,10 @@ def test_an_entry_of_another_shape_is_a_miss(tree, registry):
 def test_a_corrupt_database_is_replaced(tree, registry):
     directory = Path(os.environ["PORTTOOL_CACHE_DIR"])
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / cache.DATABASE).write_bytes(b"this is not a database" * 100)
+    (directory / result_cache.DATABASE).write_bytes(b"this is not a database" * 100)
     results, store = run(tree, registry)
     assert [f.code for f in results[0].findings] == ["PT001", "PT105"]
-    assert any(p.name.startswith(cache.DATABASE + ".corrupt-") for p in directory.iterdir())
+    assert any(p.name.startswith(result_cache.DATABASE + ".corrupt-") for p in directory.iterdir())
     _, store = run(tree, registry)
     assert store.hits == 3
 
@@ -193,31 +196,32 @@ def test_cache_values_round_trip():
         path="p/ä.py", findings=(finding,), diagnostics=(Diagnostic("PT902", "p/ä.py", "syntax", 3, 1),), suppressed=2,
         sites=(Site("PT001", Span(1, 2, 3, 4), "Call", name="x", claim=Span(1, 2, 1, 3)),),
     )
-    assert cache.loads(cache.dumps(result)) == result
+    assert result_codec.loads(result_codec.dumps(result)) == result
     with pytest.raises(TypeError):
-        cache.encode(object())
+        result_codec.encode(object())
     with pytest.raises(TypeError):  # a value of another shape: not a result
-        cache.loads(marshal.dumps(("porttool-scan-2", "p.py")))
+        result_codec.loads(marshal.dumps(("porttool-scan-2", "p.py")))
     with pytest.raises(ValueError):  # not marshal data at all
-        cache.loads(b'{"@":"Span","f":[1,2,3,4]}')
-    for damaged in (cache.dumps(result)[:-7], marshal.dumps((1, 2)), marshal.dumps(cache.encode(result)[:9])):
-        with pytest.raises(cache._DECODE_ERRORS):
-            cache.loads(damaged)
+        result_codec.loads(b'{"@":"Span","f":[1,2,3,4]}')
+    for damaged in (result_codec.dumps(result)[:-7], marshal.dumps((1, 2)), marshal.dumps(result_codec.encode(result)[:9])):
+        with pytest.raises(result_codec.DECODE_ERRORS):
+            result_codec.loads(damaged)
 
 
 CONCURRENT = """
 import sys
 from pathlib import Path
-from porttool import api
-from porttool.cache import ScanCache
-from porttool.registry import load_registry
+from porttool.scan import discovery
+from porttool.scan import run as scan_run
+from porttool.scan.result_cache import ScanCache
+from porttool.ruleset.registry import load_registry
 registry = load_registry()
 root = Path(sys.argv[1])
 for _ in range(3):
     store = ScanCache.open(registry.signature, "neuron")
-    candidates = api.collect_candidates([root], (), registry)
-    options = api.ScanOptions(registry=registry, target="neuron", root=str(root))
-    results = list(api.scan_paths(candidates, options, jobs=1, cache=store))
+    candidates = discovery.collect_candidates([root], (), registry)
+    options = scan_run.ScanOptions(registry=registry, target="neuron", root=str(root))
+    results = list(scan_run.scan_paths(candidates, options, jobs=1, cache=store))
     store.close()
 print(len(results), sum(len(r.findings) for r in results))
 """
@@ -228,22 +232,22 @@ def test_concurrent_writers_do_not_corrupt_the_cache(tmp_path, registry, monkeyp
     root.mkdir()
     for i in range(300):
         (root / f"m{i:03}.py").write_text(CUDA + f"v{i} = {i}\n" if i % 2 else PLAIN + f"v{i} = {i}\n")
-    monkeypatch.setattr(cache, "COMMIT_EVERY", 7)  # many small transactions in this process too
+    monkeypatch.setattr(result_cache, "COMMIT_EVERY", 7)  # many small transactions in this process too
     script = tmp_path / "writer.py"
-    script.write_text(CONCURRENT.replace("import sys\n", "import sys\nimport porttool.cache as c\nc.COMMIT_EVERY = 5\n", 1))
+    script.write_text(CONCURRENT.replace("import sys\n", "import sys\nimport porttool.scan.result_cache as c\nc.COMMIT_EVERY = 5\n", 1))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     writers = [subprocess.Popen([sys.executable, str(script), str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     outputs = [w.communicate(timeout=120) for w in writers]
     for writer, (out, err) in zip(writers, outputs):
         assert writer.returncode == 0, err
         assert out.split() == ["300", "300"]
-    database = Path(os.environ["PORTTOOL_CACHE_DIR"]) / cache.DATABASE
+    database = Path(os.environ["PORTTOOL_CACHE_DIR"]) / result_cache.DATABASE
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT COUNT(*) FROM entries").fetchone() == (300,)
     results, store = run(root, registry)
     assert store.hits == 300
-    fresh = [api.scan_one(Candidate(root / r.path, False), api.ScanOptions(registry, "neuron", str(root))) for r in results]
+    fresh = [scan_run.scan_one(Candidate(root / r.path, False), scan_run.ScanOptions(registry, "neuron", str(root))) for r in results]
     assert results == fresh
 
 
@@ -260,12 +264,12 @@ def test_reports_are_identical_with_and_without_the_cache(tmp_path, run_cli):
     shutil.copytree(REPO / "sample_models", work)
     directory = Path(os.environ["PORTTOOL_CACHE_DIR"])
     fresh = _report(run_cli, work, "--no-cache")
-    assert not (directory / cache.DATABASE).exists()  # --no-cache writes nothing
+    assert not (directory / result_cache.DATABASE).exists()  # --no-cache writes nothing
     cold = _report(run_cli, work)
-    assert (directory / cache.DATABASE).exists()
+    assert (directory / result_cache.DATABASE).exists()
     warm = _report(run_cli, work)
     assert fresh["findings"] and fresh == cold == warm
-    with sqlite3.connect(directory / cache.DATABASE) as db:  # one entry per scanned file
+    with sqlite3.connect(directory / result_cache.DATABASE) as db:  # one entry per scanned file
         assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == fresh["summary"]["files_scanned"] > 20
 
 
@@ -273,25 +277,25 @@ def test_the_cache_can_be_switched_off(tree, run_cli, monkeypatch):
     directory = Path(os.environ["PORTTOOL_CACHE_DIR"])
     (tree / "pyproject.toml").write_text("[tool.porttool]\ncache = false\n")
     run_cli("scan", ".", cwd=tree)
-    assert not (directory / cache.DATABASE).exists()
+    assert not (directory / result_cache.DATABASE).exists()
     (tree / "pyproject.toml").unlink()
     monkeypatch.setenv("PORTTOOL_NO_CACHE", "1")
     run_cli("scan", ".", cwd=tree)
-    assert not (directory / cache.DATABASE).exists()
+    assert not (directory / result_cache.DATABASE).exists()
     monkeypatch.delenv("PORTTOOL_NO_CACHE")
     run_cli("scan", ".", cwd=tree)
-    assert (directory / cache.DATABASE).exists()
+    assert (directory / result_cache.DATABASE).exists()
 
 
 def test_cache_location(monkeypatch, tmp_path):
     monkeypatch.setenv("PORTTOOL_CACHE_DIR", str(tmp_path / "explicit"))
-    assert cache.cache_dir() == tmp_path / "explicit"
+    assert caching.cache_dir() == tmp_path / "explicit"
     monkeypatch.delenv("PORTTOOL_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache.cache_dir() == tmp_path / "xdg" / "porttool"
+    assert caching.cache_dir() == tmp_path / "xdg" / "porttool"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache.cache_dir() == tmp_path / "home" / ".cache" / "porttool"
+    assert caching.cache_dir() == tmp_path / "home" / ".cache" / "porttool"
 
 
 # the stat fast path --------------------------------------------------------------------------------
@@ -301,13 +305,13 @@ def test_cache_location(monkeypatch, tmp_path):
 def reads(monkeypatch):
     """Count the files the cache reads to hash, and move its clock past the racy window."""
     seen: list[str] = []
-    real = cache._read
+    real = result_cache._read
 
     def read(path):  # type: ignore[no-untyped-def]
         seen.append(Path(path).name)
         return real(path)
 
-    monkeypatch.setattr(cache, "_read", read)
+    monkeypatch.setattr(result_cache, "_read", read)
     return seen
 
 
@@ -315,7 +319,7 @@ def later(monkeypatch, seconds: float = 60.0) -> None:
     """Every stat taken from now on looks `seconds` old: no longer racy, so it is recorded."""
     import time
 
-    monkeypatch.setattr(cache, "_now", lambda: time.time() + seconds)
+    monkeypatch.setattr(result_cache, "_now", lambda: time.time() + seconds)
 
 
 def test_an_unchanged_file_is_not_even_read(tree, registry, counted, reads, monkeypatch):
@@ -372,7 +376,7 @@ def test_a_changed_file_never_matches_its_recorded_stat(tree, registry, counted,
     results, _ = run(tree, registry)
     assert reads == ["a.py"]  # the others matched their stats
     assert counted == ([] if how == "touch" else ["a.py"])  # a touch keeps the bytes: a content hit
-    assert results[0] == api.scan_one(Candidate(path, False), api.ScanOptions(registry, "neuron", str(tree)))
+    assert results[0] == scan_run.scan_one(Candidate(path, False), scan_run.ScanOptions(registry, "neuron", str(tree)))
     assert ("ZEROS" in results[0].findings[0].snippet) is (how not in ("touch", "grown"))
 
 
@@ -381,10 +385,10 @@ def test_a_recorded_stat_under_another_displayed_path_is_not_used(tree, registry
     run(tree, registry)
     reads.clear()
     store = ScanCache.open(registry.signature, "neuron")
-    candidates = api.collect_candidates([tree], (), registry)
-    options = api.ScanOptions(registry=registry, target="neuron", root=str(tree.parent))  # paths shown as proj/a.py
+    candidates = discovery.collect_candidates([tree], (), registry)
+    options = scan_run.ScanOptions(registry=registry, target="neuron", root=str(tree.parent))  # paths shown as proj/a.py
     try:
-        results = list(api.scan_paths(candidates, options, jobs=1, cache=store))
+        results = list(scan_run.scan_paths(candidates, options, jobs=1, cache=store))
     finally:
         store.close()
     assert sorted(reads) == ["a.py", "b.py", "c.py"]
@@ -406,7 +410,7 @@ def test_lookups_go_in_batches(tmp_path, registry, monkeypatch):
     root.mkdir()
     for i in range(25):
         (root / f"m{i:02}.py").write_text(CUDA + f"v = {i}\n" if i % 3 else PLAIN)
-    monkeypatch.setattr(cache, "CHUNK", 4)
+    monkeypatch.setattr(result_cache, "CHUNK", 4)
     first, _ = run(root, registry)
     queries: list[int] = []
     real = ScanCache._select
@@ -427,7 +431,7 @@ def test_a_file_edited_while_the_scan_runs_leaves_no_wrong_entry(tree, registry,
     the new bytes, so it must not be stored under the old bytes' key — else going back to the old
     bytes would be served the new bytes' findings."""
     target = tree / "a.py"
-    real = api.scan_one
+    real = scan_run.scan_one
     edited: list[str] = []
 
     def edit_then_scan(candidate, options):  # type: ignore[no-untyped-def]
@@ -436,10 +440,10 @@ def test_a_file_edited_while_the_scan_runs_leaves_no_wrong_entry(tree, registry,
             edited.append("a.py")
         return real(candidate, options)
 
-    monkeypatch.setattr(api, "scan_one", edit_then_scan)
+    monkeypatch.setattr(scan_run, "scan_one", edit_then_scan)
     first, _ = run(tree, registry)
     assert edited and first[0].findings == ()  # the run reports what it read: the edited file
-    monkeypatch.setattr(api, "scan_one", real)
+    monkeypatch.setattr(scan_run, "scan_one", real)
     target.write_text(CUDA)  # back to the bytes that were hashed
     again, _ = run(tree, registry)
     assert [f.code for f in again[0].findings] == ["PT001", "PT105"]

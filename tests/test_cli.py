@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from porttool import docs
-from porttool.registry import load_registry
+from porttool.report import rule_docs
+from porttool.ruleset.registry import load_registry
 
 REPO = Path(__file__).resolve().parent.parent
 CUDA_FILE = "import torch\nmodel = torch.nn.Linear(2, 2).cuda()\ntorch.cuda.synchronize()\n"
@@ -128,7 +128,7 @@ def test_explain_and_rules(run_cli):
 
 def test_readme_rule_table_is_current():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert docs.update_readme(readme, load_registry()) == readme, "README rule table is stale: run `python -m porttool.docs`"
+    assert rule_docs.update_readme(readme, load_registry()) == readme, "README rule table is stale: run `python -m porttool.report.rule_docs`"
 
 
 def test_scan_never_imports_torch(tmp_path):
@@ -157,5 +157,5 @@ def test_installed_wheel_scans_outside_the_source_tree(tmp_path):
     assert out.returncode == 1, out.stderr
     doc = json.loads(out.stdout)
     assert {f["code"] for f in doc["findings"]} >= {"PT001", "PT105"}
-    where = subprocess.run([py, "-c", "import porttool.registry as r; print(r.builtin_rules_dir())"], cwd=work, capture_output=True, text=True, check=True, env=env).stdout
+    where = subprocess.run([py, "-c", "import porttool.ruleset.registry as r; print(r.builtin_rules_dir())"], cwd=work, capture_output=True, text=True, check=True, env=env).stdout
     assert str(target) in where and str(REPO) not in where

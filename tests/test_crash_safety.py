@@ -138,7 +138,7 @@ def test_stale_temp_files_are_removed_by_the_next_apply(tmp_path, porttool_cmd):
 
 def test_write_atomic_never_exposes_a_partial_file(tmp_path, monkeypatch):
     """An exception in the middle of writing (disk full) leaves the old file and no temp file."""
-    from porttool import writing
+    from porttool import atomic_write
 
     target = tmp_path / "a.py"
     target.write_bytes(b"old\n")
@@ -148,12 +148,12 @@ def test_write_atomic_never_exposes_a_partial_file(tmp_path, monkeypatch):
     def full_disk(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writing.os, "fsync", full_disk)
+    monkeypatch.setattr(atomic_write.os, "fsync", full_disk)
     with pytest.raises(OSError):
-        writing.write_atomic(target, b"new\n" * 1000)
-    monkeypatch.setattr(writing.os, "fsync", real_fsync)
+        atomic_write.write_atomic(target, b"new\n" * 1000)
+    monkeypatch.setattr(atomic_write.os, "fsync", real_fsync)
     assert target.read_bytes() == b"old\n" and not _temp_files(tmp_path)
-    writing.write_atomic(target, b"new\n")
+    atomic_write.write_atomic(target, b"new\n")
     assert target.read_bytes() == b"new\n" and (target.stat().st_mode & 0o777) == 0o640
 
 

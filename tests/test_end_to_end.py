@@ -270,14 +270,14 @@ def _assert_only_code_sources_changed(before_text: str, after_text: str) -> None
 def test_samples_cover_every_fixable_rule(registry):
     """The sample catalogue's claim (sample_models/README.md): together the samples exercise every
     construct porttool can fix, for some target. Computed from scan results, not from the table."""
-    from porttool import api
-    from porttool.discovery import discover
+    from porttool.scan import run as scan_run
+    from porttool.scan.discovery import discover
 
     candidates = list(discover([SAMPLES_DIR], extra_suffixes=(".cu", ".cuh")))
     found: set[str] = set()
     for target in TARGETS:
-        options = api.ScanOptions(registry=registry, target=target, root=str(SAMPLES_DIR))
-        found |= {f.code for r in api.scan_paths(candidates, options, jobs=1) for f in r.findings}
+        options = scan_run.ScanOptions(registry=registry, target=target, root=str(SAMPLES_DIR))
+        found |= {f.code for r in scan_run.scan_paths(candidates, options, jobs=1) for f in r.findings}
     fixable = {r.code for r in registry if any(r.fix_for(t).status.value in ("safe", "unsafe") for t in TARGETS)}
     assert fixable - found == set(), "fixable rules no sample exercises"
     # and every expectation above is real: no sample expects a code porttool does not have

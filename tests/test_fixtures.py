@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from porttool import api
+from porttool.rewrite import run as rewrite_run
 from porttool.model import TARGETS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -43,7 +43,7 @@ def test_there_are_fixture_cases():
 def test_fixture_pair(case: Path, target: str, registry, update_fixtures: bool):
     source = case.read_text(encoding="utf-8")
     unsafe, mark = _options(source)
-    result = api.port_text(source, registry, target, unsafe=unsafe, mark_unfixed=mark)
+    result = rewrite_run.port_text(source, registry, target, unsafe=unsafe, mark_unfixed=mark)
     assert not result.rejected, f"{case.name} [{target}]: verification rejected {result.rejected}"
 
     if case.name.startswith("unchanged_"):
@@ -59,7 +59,7 @@ def test_fixture_pair(case: Path, target: str, registry, update_fixtures: bool):
 
     # the port is sound: it compiles, and a second pass changes nothing
     compile(ast.parse(result.text), str(expected_file), "exec")
-    again = api.port_text(result.text, registry, target, unsafe=unsafe, mark_unfixed=mark)
+    again = rewrite_run.port_text(result.text, registry, target, unsafe=unsafe, mark_unfixed=mark)
     assert again.text == result.text, f"{case.name} [{target}]: a second rewrite changes the port"
     assert not again.applied
 

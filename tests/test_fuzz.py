@@ -30,10 +30,12 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from porttool import api
-from porttool.discovery import Candidate
+from porttool import model
+from porttool.rewrite import run as rewrite_run
+from porttool.scan import run as scan_run
+from porttool.scan.discovery import Candidate
 from porttool.model import TARGETS
-from porttool.registry import load_registry
+from porttool.ruleset.registry import load_registry
 
 LONG = os.environ.get("PORTTOOL_FUZZ", "").lower() == "long"
 # Per-test example counts: the short profile keeps the whole file well under ~40 s on 2 cores; the
@@ -62,14 +64,14 @@ def _clean(snippet: str) -> str:
 
 def _no_sites(text: str) -> bool:
     try:
-        return not api.sites_in_text(text, REGISTRY)
+        return not scan_run.sites_in_text(text, REGISTRY)
     except SyntaxError:
         return False
 
 
 def _has_sites(text: str) -> bool:
     try:
-        return bool(api.sites_in_text(text, REGISTRY))
+        return bool(scan_run.sites_in_text(text, REGISTRY))
     except SyntaxError:  # a `file` rule's example is not Python (a .cu kernel)
         return False
 
@@ -157,14 +159,14 @@ def _spliced(draw: st.DrawFn, snippets: list[str], most: int = 3, loops: bool = 
 
 def _check_port(text: str, target: str, *, unsafe: bool, mark_unfixed: bool) -> str:
     """Port `text`; assert the port parses and is a fixed point. Returns the port."""
-    result = api.port_text(text, REGISTRY, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+    result = rewrite_run.port_text(text, REGISTRY, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
     if currently_in_test_context():
         note(f"{target} port:\n{result.text}")
         event(f"{target}: {'ported' if result.text != text else 'left unchanged (nothing safe to fix, or verification refused)'}")
     assert _parses(result.text), f"{target}: the port does not parse"
     if result.text == text:
         assert not result.applied and not result.marked, f"{target}: fixes reported but the text did not change"
-    again = api.port_text(result.text, REGISTRY, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+    again = rewrite_run.port_text(result.text, REGISTRY, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
     assert again.text == result.text, f"{target}: a second rewrite changed the port (not idempotent)"
     return result.text
 
@@ -175,7 +177,7 @@ def test_generated_programs_without_cuda_are_byte_identical(program: str, unsafe
     if not _no_sites(program):  # vanishingly rare: a generated program that uses CUDA
         return
     for target in TARGETS:
-        assert api.port_text(program, REGISTRY, target, unsafe=unsafe, mark_unfixed=mark_unfixed).text == program
+        assert rewrite_run.port_text(program, REGISTRY, target, unsafe=unsafe, mark_unfixed=mark_unfixed).text == program
 
 
 @fuzz("valid")
@@ -184,15 +186,15 @@ def test_valid_rule_code_spliced_into_programs_is_not_matched_or_changed(program
     # the rules' must-not-match code stays unmatched whatever generated code surrounds it. One
     # snippet a program: two can interact (one's import re-binds a name the other calls); and not
     # inside a loop, where `.item()` rightly becomes a host-sync hint
-    assert api.sites_in_text(program, REGISTRY) == ()
+    assert scan_run.sites_in_text(program, REGISTRY) == ()
     for target in TARGETS:
-        assert api.port_text(program, REGISTRY, target, unsafe=True, mark_unfixed=mark_unfixed).text == program
+        assert rewrite_run.port_text(program, REGISTRY, target, unsafe=True, mark_unfixed=mark_unfixed).text == program
 
 
 @fuzz("spliced")
 @given(program=_spliced(CUDA_SNIPPETS), unsafe=st.booleans(), mark_unfixed=st.booleans())
 def test_spliced_cuda_programs_port_to_parsing_fixed_points(program: str, unsafe: bool, mark_unfixed: bool) -> None:
-    assert api.sites_in_text(program, REGISTRY), "a spliced program must contain CUDA code"
+    assert scan_run.sites_in_text(program, REGISTRY), "a spliced program must contain CUDA code"
     for target in TARGETS:
         _check_port(program, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
 
@@ -241,8 +243,8 @@ def test_files_keep_encoding_bom_and_newlines_through_rewrite_one(program: str, 
         path = Path(tmp) / "fuzzed.py"
         path.write_bytes(raw)
         # TODO markers too: inserted comment lines must take the file's newline and encoding
-        options = api.RewriteOptions(api.ScanOptions(registry=REGISTRY, target=target, root=tmp), unsafe=unsafe, mark_unfixed=True)
-        result = api.rewrite_one(Candidate(path, explicit=True), options)
+        options = rewrite_run.RewriteOptions(scan_run.ScanOptions(registry=REGISTRY, target=target, root=tmp), unsafe=unsafe, mark_unfixed=True)
+        result = rewrite_run.rewrite_one(Candidate(path, explicit=True), options)
         assert path.read_bytes() == raw, "rewrite_one must not write"
     assert not any(d.code in ("PT901", "PT903", "PT904") for d in result.diagnostics), result.diagnostics
     if not result.sites:
@@ -255,11 +257,11 @@ def test_files_keep_encoding_bom_and_newlines_through_rewrite_one(program: str, 
     event(f"file ported ({encoding}, {'CRLF' if newline == chr(13) + chr(10) else 'LF'})")
     assert result.rewritten is not None
     # what `--apply` would write: the port in the file's own encoding, BOM and newlines
-    from porttool.sources import read_source
+    from porttool.scan.sources import read_source
 
     with tempfile.TemporaryDirectory() as tmp:
         source = read_source(_write(Path(tmp) / "f.py", raw), "f.py")
-    assert not isinstance(source, api.Diagnostic)
+    assert not isinstance(source, model.Diagnostic)
     data = source.encode(result.rewritten)
     assert data.startswith(codecs.BOM_UTF8) == (encoding == "utf-8-bom")
     assert _parses_bytes(data), "the written port does not parse"
@@ -290,8 +292,8 @@ def _parses_bytes(data: bytes) -> bool:
 def test_snippet_pools_are_real() -> None:
     """The splice pools are the rule files' examples: many, and each one parses and matches (or not)."""
     assert len(CUDA_SNIPPETS) >= 100 and len(VALID_SNIPPETS) >= 50
-    assert all(api.sites_in_text(s, REGISTRY) for s in CUDA_SNIPPETS)
-    codes = {site.code for s in CUDA_SNIPPETS for site in api.sites_in_text(s, REGISTRY)}
+    assert all(scan_run.sites_in_text(s, REGISTRY) for s in CUDA_SNIPPETS)
+    codes = {site.code for s in CUDA_SNIPPETS for site in scan_run.sites_in_text(s, REGISTRY)}
     assert len(codes) >= len(REGISTRY.rules) - 3  # nearly every rule (file rules like PT703 have no Python example)
 
 
@@ -311,6 +313,6 @@ def test_marking_the_first_statement_of_a_module_is_idempotent(target: str) -> N
     """Found by this fuzzer: a TODO marker above a module's first statement lands in libcst's module
     header, was not seen as present, and every verification pass stacked another one (~15 s a file)."""
     program = "from nvidia.dali import pipeline_def\nimport pynvml\n"
-    port = api.port_text(program, REGISTRY, target, mark_unfixed=True)
+    port = rewrite_run.port_text(program, REGISTRY, target, mark_unfixed=True)
     assert port.text.count("# porttool: TODO(PT710)") == 2 and not port.rejected
-    assert api.port_text(port.text, REGISTRY, target, mark_unfixed=True).text == port.text
+    assert rewrite_run.port_text(port.text, REGISTRY, target, mark_unfixed=True).text == port.text

@@ -170,7 +170,7 @@ def test_a_20_mb_file_is_scanned_and_ported(tmp_path, run_cli):
 
 
 def test_a_file_over_the_size_limit_is_a_diagnostic(tmp_path, run_cli, monkeypatch):
-    from porttool import sources
+    from porttool.scan import sources
 
     monkeypatch.setattr(sources, "MAX_BYTES", 1024)  # stands for the 64 MiB limit
     raw = (CUDA + "# padding\n" * 200).encode()
@@ -257,17 +257,17 @@ def test_directory_named_like_a_python_file_is_walked_not_read(tmp_path, run_cli
 
 
 def test_file_deleted_between_discovery_and_read(tmp_path, run_cli, monkeypatch):
-    from porttool import api
+    from porttool.scan import run as scan_run
 
     root = _tree(tmp_path, {"gone.py": CUDA.encode(), "stays.py": CUDA.encode()})
-    real_read_source = api.read_source
+    real_read_source = scan_run.read_source
 
     def read_source(path: Path, display: str):
         if path.name == "gone.py" and path.exists():
             path.unlink()  # another process removes it mid-scan
         return real_read_source(path, display)
 
-    monkeypatch.setattr(api, "read_source", read_source)
+    monkeypatch.setattr(scan_run, "read_source", read_source)
     code, doc = _scan_json(run_cli, root, cwd=root)
     assert code == 1 and _diagnostics(doc) == {"gone.py": "PT901"}
     assert "disappeared" in doc["diagnostics"][0]["message"]
@@ -275,17 +275,17 @@ def test_file_deleted_between_discovery_and_read(tmp_path, run_cli, monkeypatch)
 
 
 def test_file_deleted_between_rewrite_and_write_is_not_recreated(tmp_path, run_cli, monkeypatch):
-    from porttool import workspace
+    from porttool.rewrite import write_back
 
     root = _tree(tmp_path, {"gone.py": CUDA.encode(), "stays.py": CUDA.encode()})
-    real_read_source = workspace.read_source
+    real_read_source = write_back.read_source
 
     def read_source(path: Path, display: str):
         if path.name == "gone.py" and path.exists():
             path.unlink()
         return real_read_source(path, display)
 
-    monkeypatch.setattr(workspace, "read_source", read_source)
+    monkeypatch.setattr(write_back, "read_source", read_source)
     code, _, err = _apply(run_cli, root, cwd=root)
     assert code == 1 and "gone.py" in err and "disappeared" in err
     assert not (root / "gone.py").exists() and (root / "stays.py").read_text() == PORTED
@@ -293,17 +293,17 @@ def test_file_deleted_between_rewrite_and_write_is_not_recreated(tmp_path, run_c
 
 
 def test_file_edited_between_rewrite_and_write_is_not_overwritten(tmp_path, run_cli, monkeypatch):
-    from porttool import workspace
+    from porttool.rewrite import write_back
 
     root = _tree(tmp_path, {"busy.py": CUDA.encode()})
     edited = CUDA + "y = 2  # the user typed this meanwhile\n"
-    real_read_source = workspace.read_source
+    real_read_source = write_back.read_source
 
     def read_source(path: Path, display: str):
         path.write_text(edited)
         return real_read_source(path, display)
 
-    monkeypatch.setattr(workspace, "read_source", read_source)
+    monkeypatch.setattr(write_back, "read_source", read_source)
     code, _, err = _apply(run_cli, root, cwd=root)
     assert code == 1 and "busy.py" in err and "changed" in err
     assert (root / "busy.py").read_text() == edited

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import textwrap
 
-from porttool import api
+from porttool.rewrite import run as rewrite_run
 
 
 def port(src: str, registry, target="neuron", **kw):
-    return api.port_text(textwrap.dedent(src), registry, target, unsafe=kw.pop("unsafe", True), **kw)
+    return rewrite_run.port_text(textwrap.dedent(src), registry, target, unsafe=kw.pop("unsafe", True), **kw)
 
 
 def test_comments_and_formatting_are_kept(registry):
@@ -51,7 +51,7 @@ def test_second_pass_is_noop_on_mixed_file(registry):
         first = port(src, registry, target)
         assert not first.rejected, first.rejected
         compile(first.text, "<port>", "exec")
-        second = api.port_text(first.text, registry, target, unsafe=True)
+        second = rewrite_run.port_text(first.text, registry, target, unsafe=True)
         assert second.text == first.text
 
 
@@ -60,5 +60,5 @@ def test_mark_unfixed_is_idempotent(registry):
     assert registry.by_code["PT113"].fix_for("neuron").action.value == "manual"  # CUDA graphs
     first = port(src, registry, mark_unfixed=True).text
     assert "# porttool: TODO(PT113)" in first
-    second = api.port_text(first, registry, "neuron", unsafe=True, mark_unfixed=True).text
+    second = rewrite_run.port_text(first, registry, "neuron", unsafe=True, mark_unfixed=True).text
     assert second == first

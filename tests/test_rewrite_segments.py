@@ -1,7 +1,7 @@
-"""The rewrite's fast path (`skeleton.Skeleton`: libcst parses, positions and prints only the
+"""The rewrite's fast path (`partial_module.Skeleton`: libcst parses, positions and prints only the
 statements that hold sites) must give exactly what the whole-module path gives.
 
-Every test runs a rewrite both ways (`apply.SEGMENTED` on and off) and compares the whole result
+Every test runs a rewrite both ways (`transform.SEGMENTED` on and off) and compares the whole result
 (text, applied, held back, declined, rejected, markers), and checks which path the fast run
 took, so that both the skeleton and its fallbacks to the whole module stay covered.
 """
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from porttool import api, apply, skeleton
-from porttool.discovery import Candidate
+from porttool.rewrite import run as rewrite_run
+from porttool.scan import run as scan_run
+from porttool.rewrite import partial_module, transform, verification
+from porttool.scan.discovery import Candidate
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("neuron", "portable", "neuron-xla")
@@ -25,7 +27,7 @@ class _Spy:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.skeletons = self.nones = self.wholes = self.opaque = 0
-        of, transform, reduced = skeleton.Skeleton.of.__func__, apply._transform, skeleton.reduce_runs
+        of, real_transform, reduced = partial_module.Skeleton.of.__func__, transform.transform, partial_module.reduce_runs
 
         def spy_of(cls, text, site_lines, *a, **kw):  # type: ignore[no-untyped-def]
             result = of(cls, text, site_lines, *a, **kw)
@@ -33,35 +35,35 @@ class _Spy:
                 self.nones += 1
             else:
                 self.skeletons += 1
-                self.opaque += sum(isinstance(s, skeleton.Opaque) for s in result.module.body)
+                self.opaque += sum(isinstance(s, partial_module.Opaque) for s in result.module.body)
             return result
 
         def spy_transform(*a, whole=False, **kw):  # type: ignore[no-untyped-def]
             self.wholes += whole
-            return transform(*a, whole=whole, **kw)
+            return real_transform(*a, whole=whole, **kw)
 
         def spy_reduced(*a, **kw):  # type: ignore[no-untyped-def]
             text = reduced(*a, **kw)
             self.opaque += text.count("__porttool_opaque_")
             return text
 
-        monkeypatch.setattr(skeleton.Skeleton, "of", classmethod(spy_of))
-        monkeypatch.setattr(apply, "_transform", spy_transform)
-        monkeypatch.setattr(skeleton, "reduce_runs", spy_reduced)
+        monkeypatch.setattr(partial_module.Skeleton, "of", classmethod(spy_of))
+        monkeypatch.setattr(transform, "transform", spy_transform)
+        monkeypatch.setattr(partial_module, "reduce_runs", spy_reduced)
 
 
-def _key(result: apply.RewriteResult) -> tuple:
+def _key(result: verification.RewriteResult) -> tuple:
     return (result.text, result.applied, result.held_back, result.declined, result.rejected, result.marked)
 
 
-def both(src: str, registry, monkeypatch, target: str = "portable", *, unsafe: bool = True, mark_unfixed: bool = True, dedent: bool = True) -> tuple[apply.RewriteResult, _Spy]:
+def both(src: str, registry, monkeypatch, target: str = "portable", *, unsafe: bool = True, mark_unfixed: bool = True, dedent: bool = True) -> tuple[verification.RewriteResult, _Spy]:
     """The fast result (asserted equal to the whole-module one) and what the fast run did."""
     text = textwrap.dedent(src) if dedent else src
-    monkeypatch.setattr(apply, "SEGMENTED", False)
-    whole = api.port_text(text, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
-    monkeypatch.setattr(apply, "SEGMENTED", True)
+    monkeypatch.setattr(transform, "SEGMENTED", False)
+    whole = rewrite_run.port_text(text, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+    monkeypatch.setattr(transform, "SEGMENTED", True)
     spy = _Spy(monkeypatch)
-    fast = api.port_text(text, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
+    fast = rewrite_run.port_text(text, registry, target, unsafe=unsafe, mark_unfixed=mark_unfixed)
     monkeypatch.undo()
     assert _key(fast) == _key(whole)
     return fast, spy
@@ -237,11 +239,11 @@ def test_notebook_rewrite_is_the_same(registry, monkeypatch, tmp_path):
     notebook = ROOT / "sample_models" / "notebook_demo" / "train_demo.ipynb"
     path = tmp_path / notebook.name
     path.write_bytes(notebook.read_bytes())
-    options = api.RewriteOptions(api.ScanOptions(registry=registry, target="portable", root=str(tmp_path)), unsafe=True, mark_unfixed=True)
+    options = rewrite_run.RewriteOptions(scan_run.ScanOptions(registry=registry, target="portable", root=str(tmp_path)), unsafe=True, mark_unfixed=True)
     results = {}
     for segmented in (False, True):
-        monkeypatch.setattr(apply, "SEGMENTED", segmented)
-        results[segmented] = api.rewrite_one(Candidate(path, True), options)
+        monkeypatch.setattr(transform, "SEGMENTED", segmented)
+        results[segmented] = rewrite_run.rewrite_one(Candidate(path, True), options)
     assert results[True].rewritten == results[False].rewritten and results[True].changed
     assert results[True].diagnostics == results[False].diagnostics
 
@@ -256,7 +258,7 @@ def test_every_sample_and_fixture_file_ports_the_same(registry, monkeypatch, tar
     for path in _python_files():
         text = path.read_text(encoding="utf-8", errors="replace")
         try:
-            api.sites_in_text(text, registry)
+            scan_run.sites_in_text(text, registry)
         except SyntaxError:
             continue
         for unsafe, mark in ((False, False), (True, True)):

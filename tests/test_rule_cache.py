@@ -1,4 +1,4 @@
-"""The registry kept between runs (porttool.rule_cache): reused only for the same rule files."""
+"""The registry kept between runs (porttool.ruleset.registry_cache): reused only for the same rule files."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from porttool import registry as registry_module
-from porttool import rule_cache
-from porttool.registry import builtin_rules_dir, load_registry
+from porttool.ruleset import registry as registry_module
+from porttool.ruleset import registry_cache
+from porttool.ruleset.registry import builtin_rules_dir, load_registry
 
 BUILTIN = builtin_rules_dir()
 
@@ -23,7 +23,7 @@ def rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     for name in ("PT101-cuda-is-available.toml", "PT102-cuda-device-count.toml", "PT100-cuda-api-other.toml"):
         shutil.copy(BUILTIN / "runtime" / name, folder / name)
-    monkeypatch.setattr(rule_cache, "RACY_S", 0.0)
+    monkeypatch.setattr(registry_cache, "RACY_S", 0.0)
     return folder
 
 
@@ -42,7 +42,7 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 def test_a_second_load_reads_no_rule_file_and_gives_the_same_registry(rules, monkeypatch):
     parsed = _count_parses(monkeypatch)
     first = load_registry([rules], builtin=False, cache=True)
-    assert len(parsed) == 3 and list(rule_cache.folder().glob("*.pickle"))
+    assert len(parsed) == 3 and list(registry_cache.folder().glob("*.pickle"))
     second = load_registry([rules], builtin=False, cache=True)
     assert len(parsed) == 3  # nothing parsed the second time
     assert second.signature == first.signature and [r.code for r in second] == ["PT100", "PT101", "PT102"]
@@ -62,7 +62,7 @@ def test_an_edited_added_or_removed_rule_file_is_a_miss(rules, monkeypatch):
 
 def test_a_damaged_entry_is_a_miss(rules):
     expected = load_registry([rules], builtin=False, cache=True).signature
-    for entry in rule_cache.folder().glob("*.pickle"):
+    for entry in registry_cache.folder().glob("*.pickle"):
         entry.write_bytes(b"\x80\x05not a pickle")
     assert load_registry([rules], builtin=False, cache=True).signature == expected
 
@@ -75,32 +75,32 @@ class _Payload:
 def test_an_entry_naming_anything_but_porttool_classes_is_refused(rules, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     expected = load_registry([rules], builtin=False, cache=True).signature
-    for entry in rule_cache.folder().glob("*.pickle"):
+    for entry in registry_cache.folder().glob("*.pickle"):
         entry.write_bytes(pickle.dumps(_Payload()))
     assert load_registry([rules], builtin=False, cache=True).signature == expected
     assert not (tmp_path / "MARKER").exists()
 
 
 def test_a_rule_set_changed_just_now_is_not_recorded(rules, monkeypatch):
-    monkeypatch.setattr(rule_cache, "RACY_S", 3600.0)  # every file counts as "just changed"
+    monkeypatch.setattr(registry_cache, "RACY_S", 3600.0)  # every file counts as "just changed"
     load_registry([rules], builtin=False, cache=True)
-    assert not list(rule_cache.folder().glob("*.pickle"))
+    assert not list(registry_cache.folder().glob("*.pickle"))
 
 
 def test_without_cache_nothing_is_written(rules):
     load_registry([rules], builtin=False)
-    assert not rule_cache.folder().exists()
+    assert not registry_cache.folder().exists()
 
 
 def test_cli_no_cache_switches_write_no_rule_cache(tmp_path, run_cli, monkeypatch):
     monkeypatch.setenv("PORTTOOL_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(rule_cache, "RACY_S", 0.0)
+    monkeypatch.setattr(registry_cache, "RACY_S", 0.0)
     (tmp_path / "m.py").write_text("import torch\nx = torch.zeros(1).cuda()\n")
     code, _, _ = run_cli("scan", "m.py", "--no-cache", cwd=tmp_path)
-    assert code == 1 and not rule_cache.folder().exists()
+    assert code == 1 and not registry_cache.folder().exists()
     monkeypatch.setenv("PORTTOOL_NO_CACHE", "1")
     code, _, _ = run_cli("scan", "m.py", cwd=tmp_path)
-    assert code == 1 and not rule_cache.folder().exists()
+    assert code == 1 and not registry_cache.folder().exists()
     monkeypatch.delenv("PORTTOOL_NO_CACHE")
     code, _, _ = run_cli("scan", "m.py", cwd=tmp_path)
-    assert code == 1 and len(list(rule_cache.folder().glob("*.pickle"))) == 1  # (the switches were what stopped it)
+    assert code == 1 and len(list(registry_cache.folder().glob("*.pickle"))) == 1  # (the switches were what stopped it)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from porttool import api
+from porttool.rewrite import run as rewrite_run
+from porttool.scan import run as scan_run
 from porttool.model import Action
-from porttool.registry import load_registry
+from porttool.ruleset.registry import load_registry
 
 REGISTRY = load_registry()
 EXAMPLES = [
@@ -28,25 +29,25 @@ VALID = [pytest.param(rule, i, id=f"{rule.code}-valid-{i}") for rule in REGISTRY
 def test_example(rule, index):
     example = rule.examples[index]
     only = REGISTRY.select([rule.code])
-    sites = api.sites_in_text(example.before, only)
+    sites = scan_run.sites_in_text(example.before, only)
     assert any(s.code == rule.code for s in sites), f"{rule.code}: example 'before' produces no finding:\n{example.before}"
     fix = rule.fix_for(example.target)
     if example.after is None:
         return
     assert fix.action in (Action.REWRITE, Action.REMOVE)
-    result = api.port_text(example.before, only, example.target, unsafe=True)
+    result = rewrite_run.port_text(example.before, only, example.target, unsafe=True)
     assert not result.rejected, f"{rule.code}: the port was rejected: {result.rejected}"
     assert not result.declined, f"{rule.code}: a site was declined: {result.declined}"
     assert result.text == example.after, f"{rule.code} [{example.target}] port differs:\n--- got\n{result.text}\n--- expected\n{example.after}"
     compile(result.text, "<after>", "exec")
-    again = api.port_text(result.text, only, example.target, unsafe=True)
+    again = rewrite_run.port_text(result.text, only, example.target, unsafe=True)
     assert again.text == result.text, f"{rule.code}: a second port changed the result"
 
 
 @pytest.mark.parametrize(("rule", "index"), VALID)
 def test_valid_code_is_not_flagged(rule, index):
     snippet = rule.valid[index]
-    sites = api.sites_in_text(snippet, REGISTRY.select([rule.code]))
+    sites = scan_run.sites_in_text(snippet, REGISTRY.select([rule.code]))
     assert not [s for s in sites if s.code == rule.code], f"{rule.code} flagged valid code:\n{snippet}"
 
 

@@ -1,4 +1,4 @@
-"""The scan skips statements that cannot hold a site (porttool.scanner.relevant_lines): the
+"""The scan skips statements that cannot hold a site (porttool.scan.matcher.relevant_lines): the
 pruned scan must find exactly what a visit of every statement finds."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from porttool.imports import ImportTable, line_numbers
-from porttool.registry import load_registry
-from porttool.scanner import CompiledRules, relevant_lines, scan_tree
+from porttool.scan.import_table import ImportTable, line_numbers
+from porttool.ruleset.registry import load_registry
+from porttool.scan.matcher import scan_tree
+from porttool.scan.rule_index import CompiledRules, relevant_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = CompiledRules.build(load_registry())

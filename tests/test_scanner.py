@@ -6,12 +6,12 @@ import textwrap
 
 import pytest
 
-from porttool import api
+from porttool.scan import run as scan_run
 
 
 def codes(text: str, registry, only: str | None = None) -> list[tuple[str, int]]:
     reg = registry.select([only]) if only else registry
-    return [(s.code, s.span.line) for s in api.sites_in_text(textwrap.dedent(text), reg)]
+    return [(s.code, s.span.line) for s in scan_run.sites_in_text(textwrap.dedent(text), reg)]
 
 
 @pytest.mark.parametrize(
@@ -46,13 +46,13 @@ def test_no_match_outside_code_or_on_other_modules(source, registry):
 
 def test_multiline_method_call_position(registry):
     src = "import torch\nx = (torch.ones(2)\n     .cuda(\n        non_blocking=True))\n"
-    sites = api.sites_in_text(src, registry.select(["PT001"]))
+    sites = scan_run.sites_in_text(src, registry.select(["PT001"]))
     assert len(sites) == 1 and sites[0].span.line == 2 and sites[0].span.end_line == 4
 
 
 def test_non_ascii_columns_are_characters(registry):
     src = "import torch\nß = 'é'; torch.cuda.synchronize()\n"
-    (site,) = api.sites_in_text(src, registry.select(["PT105"]))
+    (site,) = scan_run.sites_in_text(src, registry.select(["PT105"]))
     assert site.span.column == src.splitlines()[1].index("torch")
 
 
@@ -84,11 +84,11 @@ def test_per_backend_dispatch_is_recognised(registry):
         torch.cuda.synchronize()
         """
     )
-    sites = [s for s in api.sites_in_text(src, registry.select(["PT105"]))]
+    sites = [s for s in scan_run.sites_in_text(src, registry.select(["PT105"]))]
     assert [(s.span.line, s.in_dispatch) for s in sites] == [(3, True), (6, False)]
 
 
 def test_prefilter_skips_files_without_triggers(registry):
-    rules = api.compiled(registry)
+    rules = scan_run.compiled(registry)
     assert not rules.may_match("import os\nprint(os.getcwd())\n")
     assert rules.may_match("import torch\ntorch.cuda.synchronize()\n")

@@ -158,7 +158,7 @@ def test_a_rule_naming_a_foreign_handler_cannot_load_code(tmp_path, run_cli):
     marker = tmp_path / "handler-ran"
     rules = tmp_path / "rules"
     (rules / "misc").mkdir(parents=True)
-    # a handler module next to the rule and in the working directory: only porttool/handlers/ counts
+    # a handler module next to the rule and in the working directory: only porttool/rewrite/handlers/ counts
     for place in (rules, rules / "misc", tmp_path):
         (place / "evil.py").write_text(f"open({str(marker)!r}, 'w')\ndef rewrite(node, ctx):\n    return node\n")
     (rules / "misc" / "PT098-evil-handler.toml").write_text(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from porttool.discovery import discover
+from porttool.scan.discovery import discover
 from porttool.model import Diagnostic
-from porttool.sources import SourceFile, read_source
+from porttool.scan.sources import SourceFile, read_source
 
 
 def test_bom_and_crlf_are_recorded(tmp_path):

@@ -210,7 +210,7 @@ def _probe(python: str, env: Mapping[str, str], cwd: Path | None, *,
 @functools.lru_cache(maxsize=1)
 def cuda_api_codes() -> dict[str, str]:
     """``torch.cuda.*`` API names -> the code of the built-in rule that matches them exactly."""
-    from porttool.registry import load_registry
+    from porttool.ruleset.registry import load_registry
 
     codes: dict[str, str] = {}
     try:

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from porttool import api
-from porttool.discovery import Candidate
-from porttool.imports import ImportTable
 from porttool.model import Finding
-from porttool.sources import SourceFile, read_source
+from porttool.scan.discovery import Candidate
+from porttool.scan.import_table import ImportTable
+from porttool.scan.run import ScanOptions, scan_one
+from porttool.scan.sources import SourceFile, read_source
 
 # present only with the target's SDK installed, or resolved dynamically by torch
 UNCHECKABLE_PREFIXES = ("torch.neuron", "torch.ops", "torch.classes", "torch._C", "torch_xla", "torch_neuronx")
@@ -83,7 +83,7 @@ def _torch_names(tree: ast.AST, imports: ImportTable) -> list[tuple[str, ast.AST
     return found
 
 
-def check_static(candidates: Sequence[Candidate], options: api.ScanOptions, *, unsafe: bool = True) -> StaticResult:
+def check_static(candidates: Sequence[Candidate], options: ScanOptions, *, unsafe: bool = True) -> StaticResult:
     torch = _torch()
     notes: list[str] = []
     if torch is None:
@@ -91,7 +91,7 @@ def check_static(candidates: Sequence[Candidate], options: api.ScanOptions, *, u
     problems: list[StaticProblem] = []
     cache: dict[str, bool] = {}
     for candidate in candidates:
-        result = api.scan_one(candidate, options)
+        result = scan_one(candidate, options)
         for d in result.diagnostics:
             problems.append(StaticProblem(d.path, d.line, d.column, "syntax" if d.code == "PT902" else "unreadable", d.message, d.code))
         for f in result.findings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -13,8 +14,6 @@ from porttool.model import FileResult, FixStatus
 
 
 def render_diff(results: Sequence[FileResult], stream: TextIO) -> None:
-    from porttool.workspace import unified_diff
-
     text = "".join(unified_diff(r) for r in results)
     if not text:
         return
@@ -91,8 +90,6 @@ def render_json(
     written: bool,
     failures: Sequence[tuple[str, str]],
 ) -> None:
-    from porttool.workspace import unified_diff
-
     failed = dict(failures)
     files = []
     for r in results:
@@ -122,3 +119,16 @@ def render_json(
     json.dump(doc, stream, indent=2)
     stream.write("\n")
 
+
+def unified_diff(result: FileResult) -> str:
+    if not result.changed:
+        return ""
+    assert result.original is not None and result.rewritten is not None
+    lines = difflib.unified_diff(
+        result.original.splitlines(keepends=True),
+        result.rewritten.splitlines(keepends=True),
+        fromfile=f"a/{result.path.lstrip('/')}",
+        tofile=f"b/{result.path.lstrip('/')}",
+    )
+    text = "".join(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n" for line in lines)
+    return text

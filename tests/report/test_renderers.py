@@ -25,7 +25,7 @@ from porttool.model import (
     Severity,
     Span,
 )
-from porttool.registry import parse_rule
+from porttool.ruleset.schema import parse_rule
 from porttool.report import FORMATS, render
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from porttool import __version__, api
+from porttool import __version__
+from porttool.report.scores import portability_scores, scores_from_counts
 from porttool.model import (
     TARGETS,
     Diagnostic,
@@ -87,7 +88,7 @@ def streamed(fmt: str, items: list[FileResult], registry, baseline=None, **kw) -
     out = io.StringIO()
     report = ReportStream(fmt, out, target="neuron", rules=tuple(registry), version=__version__, color=False, **kw)
     report.add_all(items)
-    totals = report.finish(api.scores_from_counts(report.totals.site_codes, registry, TARGETS), baseline)
+    totals = report.finish(scores_from_counts(report.totals.site_codes, registry, TARGETS), baseline)
     assert totals.files_scanned == len(items)
     assert totals.findings == sum(len(r.findings) for r in items)
     assert totals.diagnostics == sum(len(r.diagnostics) for r in items)
@@ -95,7 +96,7 @@ def streamed(fmt: str, items: list[FileResult], registry, baseline=None, **kw) -
 
 
 def collected(items: list[FileResult], registry, baseline=None) -> ScanReport:  # type: ignore[no-untyped-def]
-    scores = api.portability_scores(items, registry, TARGETS)
+    scores = portability_scores(items, registry, TARGETS)
     return ScanReport(target="neuron", results=tuple(items), rules=tuple(registry), scores=scores, version=__version__, baseline=baseline)
 
 

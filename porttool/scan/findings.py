@@ -1,0 +1,100 @@
+"""Sites → one target's findings: severity, fix status (branch-aware), message, stable fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from porttool.model import Finding, FixStatus, Severity, Site, Span
+from porttool.ruleset.registry import Registry
+from porttool.scan.analysis import Analysis
+from porttool.scan.guarded_branches import branch_status
+
+
+def fingerprint(code: str, snippet: str, occurrence: int) -> str:
+    """A finding's stable id within its file: the rule, the matched code with whitespace
+    normalised, and which occurrence of that same code in the file it is (0, 1, ...).
+
+    No line numbers, so edits elsewhere in the file keep it; no path either, because the path as
+    displayed depends on the working directory: consumers key on (file, fingerprint) themselves
+    (a baseline entry, a SARIF result's location).
+    """
+    normal = re.sub(r"\s+", " ", snippet).strip()
+    return hashlib.sha256(f"{code}\0{normal}\0{occurrence}".encode()).hexdigest()[:20]
+
+
+def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[Finding, ...]:
+    """Turn target-independent sites into this target's findings (KEEP actions drop out)."""
+    if not analysis.sites:
+        return ()  # most files of a large tree: skip splitting their text into lines
+    lines = re.split(r"\r\n|\r|\n", analysis.text)
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str], int] = {}
+    for site in analysis.sites:
+        rule = registry.by_code.get(site.code)
+        if rule is None:
+            continue
+        fix = rule.fix_for(target)
+        if fix.action.value == "keep":
+            continue
+        severity, status = rule.severity_for(target), fix.status
+        message = _message(rule.message or rule.summary, site)
+        if site.in_dispatch:
+            severity, status = Severity.INFO, FixStatus.NONE
+            message += " (already dispatches per backend; left as is)"
+        elif site.branch is not None and status in (FixStatus.SAFE, FixStatus.UNSAFE):
+            in_branch, blocker = branch_status(site, analysis.sites, registry, target)
+            if in_branch is FixStatus.MANUAL and blocker is not None:
+                status = FixStatus.MANUAL
+                message += f" (the branch it guards keeps CUDA-only code, {blocker.code} on line {blocker.span.line}; port that first)"
+            elif in_branch is FixStatus.UNSAFE:
+                status = FixStatus.UNSAFE
+        snippet_text = _span_text(lines, site.span)
+        occurrence = seen.get((site.code, snippet_text), 0)
+        seen[(site.code, snippet_text)] = occurrence + 1
+        span, cell = site.span, None
+        if analysis.cell_of_line is not None:
+            cell, line = analysis.cell_of_line(span.line)
+            _, end_line = analysis.cell_of_line(span.end_line)
+            span = Span(line, span.column, end_line, span.end_column)
+        findings.append(
+            Finding(
+                code=rule.code,
+                rule=rule.name,
+                message=message,
+                path=analysis.source.display,
+                span=span,
+                severity=severity,
+                target=target,
+                status=status,
+                fix_title=fix.title,
+                guidance=fix.guidance,
+                behaviour_change=fix.behaviour_change,
+                snippet=lines[site.span.line - 1].strip() if site.span.line - 1 < len(lines) else "",
+                fingerprint=fingerprint(rule.code, snippet_text, occurrence),
+                node_type=site.node_type,
+                in_dispatch=site.in_dispatch,
+                cell=cell,
+            )
+        )
+    return tuple(findings)
+
+
+_MESSAGE_FIELD = re.compile(r"\{(name|value)\}")
+
+
+def _message(template: str, site: Site) -> str:
+    """Fill a rule message's `{name}` and `{value}`. Not `str.format`: a rule file is data, and
+    `{name.__class__...}` must neither reach into objects nor crash the run."""
+    return _MESSAGE_FIELD.sub(lambda m: str(getattr(site, m.group(1))), template)
+
+
+def _span_text(lines: list[str], span: Span) -> str:
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.column : span.end_column] if span.line - 1 < len(lines) else ""
+    chunk = lines[span.line - 1 : span.end_line]
+    if not chunk:
+        return ""
+    chunk[0] = chunk[0][span.column :]
+    chunk[-1] = chunk[-1][: span.end_column]
+    return "\n".join(chunk)

@@ -1,0 +1,489 @@
+"""Find CUDA-specific sites in one Python source: one `ast` pass for all rules.
+
+The scan path never touches libcst: `ast` locates every site (with exact positions) and a small
+import table resolves aliases. libcst is used only later, to rewrite the files that change.
+Scanning never mutates anything and never imports or runs the code it reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from porttool.model import Rule, Site, Span
+from porttool.scan.device_strings import device_string_value, idiom_device_text
+from porttool.scan.dispatch import (
+    MENTIONS_OTHER_BACKEND,
+    OTHER_BACKEND_PREFIXES,
+    OTHER_BACKEND_WORDS,
+    chain_tests,
+    device_type_dispatch_ifs,
+    ifexp_tests,
+)
+from porttool.scan.import_table import ImportTable, holds_line
+from porttool.scan.rule_index import CompiledRules, relevant_lines
+
+OPTION_STRING = re.compile(r"^--?[A-Za-z][\w-]*$")  # a command-line option name like --no-cuda
+DEVICE_KEYWORDS = {"device": "device", "map_location": "map_location", "device_type": "device_type"}
+DEVICE_TYPE_CALLS = {
+    "torch.autocast",
+    "torch.amp.autocast",
+    "torch.amp.GradScaler",
+    "torch.get_device_module",
+    "torch.cpu.amp.autocast",
+}
+ENVIRON_FUNCS = {"os.getenv", "os.putenv", "os.environ.get", "os.environ.setdefault", "os.environ.pop", "os.unsetenv"}
+
+
+def _match_name(q: str, exact: dict[str, list[Rule]], prefixes: list[tuple[str, Rule]]) -> list[Rule]:
+    found = list(exact.get(q, ()))
+    found += [rule for prefix, rule in prefixes if q.startswith(prefix)]
+    return found
+
+
+class _Scanner:
+    def __init__(self, source: str, tree: ast.Module, rules: CompiledRules, *, prune: bool = True) -> None:
+        self.rules = rules
+        self.imports = ImportTable(tree, source)
+        # Statements holding none of these lines are skipped whole: most of a large file.
+        self.relevant = relevant_lines(source, rules, self.imports) if prune else None
+        self.source = source
+        self._lines: list[str] | None = None  # split only when a site needs a column
+        self.sites: list[Site] = []
+        self.fallbacks: list[Site] = []
+        self.weak: list[Site] = []  # identifier sites: only on lines nothing else reports
+        self.handled: set[int] = set()  # ids of string nodes already classified
+        self.loop_depth = 0
+        self.in_dispatch = False
+        self.identifier_lines: set[int] = set()
+        self.callees: set[int] = set()
+        self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
+        self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
+        self.dispatch_ifs = device_type_dispatch_ifs(tree, self.holds_relevant_line) if MENTIONS_OTHER_BACKEND.search(source) else set()
+
+    def holds_relevant_line(self, node: ast.stmt) -> bool:
+        """Can this statement (decorators included) hold a site? False only when no line of it can."""
+        return self.relevant is None or holds_line(self.relevant, node)
+
+    # positions -------------------------------------------------------------------------------
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = re.split(r"\r\n|\r|\n", self.source)
+        return self._lines
+
+    def _col(self, line: int, byte_col: int) -> int:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        if text.isascii():
+            return byte_col
+        return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="replace"))
+
+    def span(self, node: ast.AST) -> Span:
+        line, end_line = node.lineno, node.end_lineno or node.lineno  # type: ignore[attr-defined]
+        return Span(
+            line,
+            self._col(line, node.col_offset),  # type: ignore[attr-defined]
+            end_line,
+            self._col(end_line, node.end_col_offset or 0),  # type: ignore[attr-defined]
+        )
+
+    def add(self, rule: Rule, node: ast.AST, *, name: str = "", value: str = "", claim: ast.AST | None = None, branch: tuple[int, int] | None = None) -> None:
+        site = Site(
+            code=rule.code,
+            span=self.span(node),
+            node_type=type(node).__name__ if not isinstance(node, _ArgMarker) else "arg",
+            name=name,
+            value=value,
+            in_dispatch=self.in_dispatch,
+            claim=self.span(claim) if claim is not None else None,
+            branch=branch,
+        )
+        if rule.match.get("fallback"):
+            self.fallbacks.append(site)
+        elif rule.match["kind"] in ("identifier", "string"):
+            self.weak.append(site)
+        else:
+            self.sites.append(site)
+
+    # traversal -------------------------------------------------------------------------------
+    # The walk is the scan's hot loop (millions of nodes on a large tree): dispatch through a
+    # per-class table and read child fields directly instead of `ast.iter_child_nodes`.
+    def visit(self, node: ast.AST) -> None:
+        cls = type(node)
+        if cls in _STATEMENT_TYPES and not self.holds_relevant_line(node):  # type: ignore[arg-type]
+            return
+        method = _VISITORS.get(cls, _MISSING)
+        if method is _MISSING:
+            method = _VISITORS[cls] = getattr(_Scanner, f"visit_{cls.__name__}", None)
+        if method is not None:
+            method(self, node)
+        else:
+            self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self.visit(item)
+            elif isinstance(value, ast.AST):
+                self.visit(value)
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # a docstring or a bare string statement: never code
+        self.generic_visit(node)
+
+    def _loop(self, outside: Iterable[ast.AST], inside: Iterable[ast.AST]) -> None:
+        for child in outside:
+            self.visit(child)
+        self.loop_depth += 1
+        try:
+            for child in inside:
+                self.visit(child)
+        finally:
+            self.loop_depth -= 1
+
+    def visit_For(self, node: ast.For) -> None:
+        self._loop([node.target, node.iter], [*node.body, *node.orelse])
+
+    visit_AsyncFor = visit_For  # type: ignore[assignment]
+
+    def visit_While(self, node: ast.While) -> None:
+        self._loop([], [node.test, *node.body, *node.orelse])
+
+    def _comprehension(self, node: ast.AST, elts: list[ast.AST]) -> None:
+        gens: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
+        self._loop([gens[0].iter], [g for gen in gens for g in (gen.target, *gen.ifs)] + [gen.iter for gen in gens[1:]] + elts)
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comprehension(node, [node.elt])
+
+    visit_SetComp = visit_ListComp  # type: ignore[assignment]
+    visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comprehension(node, [node.key, node.value])
+
+    def _note_branch(self, node: ast.If | ast.IfExp) -> None:
+        """Remember which lines run when a `x == "cuda"`-style test holds (`!=`: the else branch)."""
+        test = node.test
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            taken = node.orelse if isinstance(test.ops[0], (ast.NotEq, ast.NotIn)) else node.body
+            parts = taken if isinstance(taken, list) else [taken]
+            if parts:
+                self.branches[id(test)] = (parts[0].lineno, max(p.end_lineno or p.lineno for p in parts))  # type: ignore[attr-defined]
+
+    def visit_If(self, node: ast.If) -> None:
+        self._note_branch(node)
+        if self.in_dispatch or (id(node) not in self.dispatch_ifs and not self._is_dispatch([t for t in chain_tests(node)])):
+            self.generic_visit(node)
+            return
+        self.in_dispatch = True
+        try:
+            self.generic_visit(node)
+        finally:
+            self.in_dispatch = False
+
+    def _is_dispatch(self, tests: list[ast.AST]) -> bool:
+        if not self.may_dispatch:
+            return False  # no other backend's module is spelled anywhere in the file
+        nodes = [n for t in tests for n in ast.walk(t) if isinstance(n, (ast.Attribute, ast.Name))]
+        aliases = self.imports.aliases
+        if not any(isinstance(n, ast.Name) and n.id in aliases for n in nodes):
+            return False  # no name in the tests comes from an import: nothing to qualify (the common case)
+        names = [self.imports.qualify(n) or "" for n in nodes]
+        cuda = any(n.startswith("torch.cuda") for n in names)
+        other = any(n.startswith(OTHER_BACKEND_PREFIXES) for n in names)
+        return cuda and other
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self._note_branch(node)
+        if not self.in_dispatch and self._is_dispatch(list(ifexp_tests(node))):
+            self.in_dispatch = True
+            try:
+                self.generic_visit(node)
+            finally:
+                self.in_dispatch = False
+            return
+        if self.rules.idioms and self._is_idiom(node):
+            for rule in self.rules.idioms:
+                self.add(rule, node, value="cuda")
+            return  # the idiom is one site: its parts are not reported again
+        self.generic_visit(node)
+
+    def _is_idiom(self, node: ast.IfExp) -> bool:
+        test = node.test
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, body, orelse = test.operand, node.orelse, node.body
+        else:
+            body, orelse = node.body, node.orelse
+        if not (isinstance(test, ast.Call) and self.imports.qualify(test.func) == "torch.cuda.is_available"):
+            return False
+        return idiom_device_text(body, self.imports) is not None and idiom_device_text(orelse, self.imports) == "cpu"
+
+    # assignments -----------------------------------------------------------------------------
+    def _assign(self, node: ast.AST, targets: Sequence[ast.AST]) -> None:
+        for target in targets:
+            q = self.imports.qualify(target)
+            if q:
+                for rule in _match_name(q, self.rules.assigns, self.rules.assign_prefixes):
+                    self.add(rule, node, name=q, claim=target)
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._assign(node, node.targets)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._assign(node, [node.target])
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._assign(node, [node.target])
+
+    # imports ---------------------------------------------------------------------------------
+    def _import_rules(self, module: str) -> list[Rule]:
+        return [rule for name, rule in self.rules.imports if module == name or module.startswith(name + ".")]
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            for rule in self._import_rules(alias.name):
+                self.add(rule, node, name=alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.module and node.level == 0:
+            for rule in self._import_rules(node.module):
+                self.add(rule, node, name=node.module)
+
+    # names -----------------------------------------------------------------------------------
+    def _reference(self, node: ast.AST) -> None:
+        q = self.imports.qualify(node)
+        if q:
+            for rule in _match_name(q, self.rules.references, self.rules.reference_prefixes):
+                self.add(rule, node, name=q, claim=node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._reference(node)
+        if self.rules.identifiers and node.id not in self.imports.aliases:
+            self._identifier(node, node.id)
+
+    def _identifier(self, node: ast.AST, name: str) -> None:
+        """A CUDA-named switch (`use_cuda`, `args.cuda`, `--no-cuda`): one site per line at most."""
+        line = getattr(node, "lineno", 0)
+        if line in self.identifier_lines:
+            return
+        lowered = name.lower()
+        if not any(word in lowered for word in self.rules.identifier_words):
+            return  # (the prefilter's assumption too: an identifier rule's longest word is in every match)
+        for pattern, rule in self.rules.identifiers:
+            if pattern.search(name):
+                self.identifier_lines.add(line)
+                self.add(rule, node, name=name)
+                return
+
+    def visit_arg(self, node: ast.arg) -> None:
+        if self.rules.identifiers:
+            self._identifier(node, node.arg)
+        self.generic_visit(node)
+
+    def visit_keyword(self, node: ast.keyword) -> None:
+        if self.rules.identifiers and node.arg:
+            self._identifier(node, node.arg)
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute, maximal: bool = True) -> None:
+        if maximal and isinstance(node.ctx, ast.Load):
+            self._reference(node)
+        if self.rules.identifiers and id(node) not in self.callees and not self.imports.is_module_path(node):
+            self._identifier(node, node.attr)
+        if node.attr in self.rules.attributes and not self.imports.is_module_path(node.value):
+            for rule in self.rules.attributes[node.attr]:
+                self._method_site(rule, node, node)
+        # the inner part of a dotted chain is not a maximal chain of its own
+        inner = node.value
+        if isinstance(inner, ast.Attribute):
+            self.visit_Attribute(inner, maximal=False)
+        elif not isinstance(inner, ast.Name):
+            self.visit(inner)
+
+    def _method_site(self, rule: Rule, node: ast.AST, site_node: ast.AST) -> None:
+        m = rule.match
+        if m.get("inside") == "loop" and self.loop_depth == 0:
+            return
+        if "arg_count" in m and isinstance(node, ast.Call) and len(node.args) + len(node.keywords) != m["arg_count"]:
+            return
+        self.add(rule, site_node, name=getattr(getattr(node, "func", node), "attr", ""))
+
+    # strings ---------------------------------------------------------------------------------
+    def _device_string(self, node: ast.AST, position: str) -> bool:
+        value = device_string_value(node)
+        if value is None:
+            return False
+        self.handled.add(id(node))
+        for sub in ast.walk(node):
+            self.handled.add(id(sub))
+        for rule in self.rules.device_strings.get(position, ()):
+            self.add(rule, node, value=value)
+        return True
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if id(node) not in self.handled:
+            if isinstance(node.value, str) and node.value in self.rules.strings:
+                for rule in self.rules.strings[node.value]:
+                    self.add(rule, node, value=node.value)
+            elif not self._device_string(node, "ambiguous") and self.rules.identifiers and isinstance(node.value, str) and OPTION_STRING.match(node.value):
+                self._identifier(node, node.value)
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
+        if id(node) not in self.handled and self._device_string(node, "ambiguous"):
+            return
+        self.generic_visit(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if id(node) not in self.handled and self._device_string(node, "ambiguous"):
+            return
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if self.rules.environs and self.imports.qualify(node.value) == "os.environ":
+            self._environ_key(node.slice)
+        self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        if self.rules.environs and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+            if any(self.imports.qualify(c) == "os.environ" for c in node.comparators):
+                self._environ_key(node.left)
+        if self.rules.device_strings.get("compared"):
+            self._device_type_comparison(node)
+        self.generic_visit(node)
+
+    def _device_type_comparison(self, node: ast.Compare) -> None:
+        """`x == "cuda"`, `"cuda" != x`, `"cuda" in device`: the site is the whole comparison."""
+        if len(node.ops) != 1:
+            return
+        op, left, right = node.ops[0], node.left, node.comparators[0]
+        sides = [left, right] if isinstance(op, (ast.Eq, ast.NotEq)) else [left] if isinstance(op, (ast.In, ast.NotIn)) else []
+        for side in sides:
+            if isinstance(side, ast.Constant) and side.value == "cuda":
+                self.handled.add(id(side))
+                for rule in self.rules.device_strings["compared"]:
+                    self.add(rule, node, value="cuda", branch=self.branches.get(id(node)))
+                return
+
+    def _environ_key(self, key: ast.AST) -> None:
+        if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            for pattern, rule in self.rules.environs:
+                if pattern.fullmatch(key.value) or pattern.match(key.value):
+                    self.handled.add(id(key))
+                    self.add(rule, key, value=key.value)
+
+    # calls -----------------------------------------------------------------------------------
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        self.callees.add(id(func))  # a method name is not a switch name
+        q = self.imports.qualify(func)
+        if q:
+            for rule in _match_name(q, self.rules.calls, self.rules.call_prefixes):
+                m = rule.match
+                if "arg_count" in m and len(node.args) + len(node.keywords) != m["arg_count"]:
+                    continue
+                self.add(rule, node, name=q, claim=func)
+            for rule in self.rules.arguments.get(q, ()):
+                self._argument(rule, node, q)
+            if q in ENVIRON_FUNCS and node.args and self.rules.environs:
+                self._environ_key(node.args[0])
+            if q == "importlib.import_module" and node.args and isinstance(node.args[0], ast.Constant):
+                module = node.args[0].value
+                if isinstance(module, str):
+                    for rule in self._import_rules(module):
+                        self.add(rule, node, name=module)
+        if isinstance(func, ast.Attribute) and func.attr in self.rules.methods and not self.imports.is_module_path(func.value):
+            for rule in self.rules.methods[func.attr]:
+                self._method_site(rule, node, node)
+        if self.rules.device_strings:
+            self._device_string_args(node, q)
+        if id(node) not in self.handled and self._device_string(node, "ambiguous"):
+            return
+        self.generic_visit(node)
+
+    def _device_string_args(self, node: ast.Call, q: str | None) -> None:
+        func = node.func
+        if node.args:
+            first = node.args[0]
+            if q == "torch.device":
+                self._device_string(first, "device")
+            elif q in DEVICE_TYPE_CALLS:
+                self._device_string(first, "device_type")
+            elif q == "torch.load" and len(node.args) > 1:
+                self._device_string(node.args[1], "map_location")
+            elif isinstance(func, ast.Attribute) and func.attr == "to" and not self.imports.is_module_path(func.value):
+                self._device_string(first, "device")
+        for kw in node.keywords:
+            position = DEVICE_KEYWORDS.get(kw.arg or "")
+            if position is not None:
+                self._device_string(kw.value, position)
+
+    def _argument(self, rule: Rule, node: ast.Call, q: str) -> None:
+        m = rule.match
+        target: ast.AST | None = None
+        value: ast.AST | None = None
+        for kw in node.keywords:
+            if kw.arg == m["keyword"]:
+                target, value = kw, kw.value
+        position = m.get("position")
+        if target is None and position is not None and len(node.args) > position:
+            if not any(isinstance(a, ast.Starred) for a in node.args[: position + 1]):
+                value = node.args[position]
+                target = _ArgMarker(value)
+        if target is None or value is None:
+            return
+        if "values" in m:
+            dotted = self.imports.qualify(value) if isinstance(value, (ast.Name, ast.Attribute)) else None
+            literal_ok = isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in m["values"])
+            if not literal_ok and not (dotted is not None and dotted in m["values"]):
+                return
+        literal = value.value if isinstance(value, ast.Constant) else ""
+        self.add(rule, target, name=q, value=str(literal))
+
+
+_MISSING = object()
+_VISITORS: dict[type, Any] = {}  # ast class -> the unbound `visit_*` method, or None
+_STATEMENT_TYPES = frozenset(c for c in vars(ast).values() if isinstance(c, type) and issubclass(c, ast.stmt))
+
+
+class _ArgMarker(ast.AST):
+    """A positional argument matched by an `argument` rule (the site is the whole argument)."""
+
+    def __init__(self, value: ast.AST) -> None:
+        super().__init__()
+        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+            setattr(self, attr, getattr(value, attr))
+
+
+def _same_literal(a: object, b: object) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: bool = True) -> list[Site]:
+    """All sites in a parsed module, sorted by position (fallback sites only where unclaimed).
+
+    `prune=False` visits every statement (the same result, slower: tests compare the two)."""
+    scanner = _Scanner(source, tree, rules, prune=prune)
+    scanner.visit(tree)
+    claimed = {s.claim for s in scanner.sites if s.claim is not None}
+    sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
+    reported_lines = {line for s in sites for line in range(s.span.line, s.span.end_line + 1)}
+    sites += [s for s in scanner.weak if s.span.line not in reported_lines]
+    sites.sort(key=lambda s: (s.span.line, s.span.column, s.code))
+    return sites
+
+
+def scan_source(source: str, rules: CompiledRules, filename: str = "<string>") -> list[Site]:
+    """Parse and scan; raises SyntaxError/ValueError for sources that are not valid Python."""
+    if not rules.may_match(source):
+        return []
+    tree = ast.parse(source, filename=filename)
+    return scan_tree(source, tree, rules)

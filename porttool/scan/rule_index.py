@@ -1,0 +1,147 @@
+"""The selected rules indexed for the matcher (by call, name, method, argument, string...), and
+the text prefilters built from their trigger words: whether a source can match at all, and which
+of its lines can hold a site."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from porttool.model import Rule
+from porttool.ruleset.registry import Registry
+from porttool.scan.import_table import ImportTable, line_numbers
+
+
+@dataclass
+class CompiledRules:
+    """The selected rules, indexed by what each matcher looks at, plus the text prefilter."""
+
+    calls: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    call_prefixes: list[tuple[str, Rule]] = field(default_factory=list)
+    references: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    reference_prefixes: list[tuple[str, Rule]] = field(default_factory=list)
+    assigns: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    assign_prefixes: list[tuple[str, Rule]] = field(default_factory=list)
+    methods: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    attributes: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    arguments: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    device_strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    idioms: list[Rule] = field(default_factory=list)
+    imports: list[tuple[str, Rule]] = field(default_factory=list)
+    environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
+    files: list[tuple[tuple[str, ...], Rule]] = field(default_factory=list)
+    identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
+    identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
+    strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    triggers: set[str] = field(default_factory=set)
+    prefilter: re.Pattern[str] | None = None
+    line_words: tuple[str, ...] = ()  # lower-case words, one on every line a site can be on (`relevant_lines`)
+    line_word: re.Pattern[str] | None = None  # any of them, for short strings (names)
+
+    @classmethod
+    def build(cls, registry: Registry) -> CompiledRules:
+        c = cls()
+        for rule in registry:
+            m = rule.match
+            kind = m["kind"]
+            if kind in ("call", "reference", "assign"):
+                exact, prefixes = {"call": (c.calls, c.call_prefixes), "reference": (c.references, c.reference_prefixes), "assign": (c.assigns, c.assign_prefixes)}[kind]
+                for name in m["names"]:
+                    if name.endswith(".*"):
+                        prefixes.append((name[:-1], rule))
+                    else:
+                        exact[name].append(rule)
+                    c.triggers.add(_trigger_of(name))
+            elif kind == "method":
+                index = c.methods if m.get("call", True) else c.attributes
+                for name in m["names"]:
+                    index[name].append(rule)
+                    c.triggers.add(name)
+            elif kind == "argument":
+                for name in m["names"]:
+                    c.arguments[name].append(rule)
+                strings = [v for v in m.get("values", []) if isinstance(v, str)]
+                c.triggers.update([_trigger_of(v) if "." in v else v for v in strings] or [m["keyword"]])
+                if "position" in m and not strings:  # a positional use does not spell the keyword
+                    c.triggers.update(_trigger_of(name) for name in m["names"])
+            elif kind == "device-string":
+                for pos in m["positions"]:
+                    c.device_strings[pos].append(rule)
+                c.triggers.add("cuda")
+            elif kind == "device-idiom":
+                c.idioms.append(rule)
+                c.triggers.add("cuda")
+            elif kind == "import":
+                for name in m["names"]:
+                    c.imports.append((name, rule))
+                    c.triggers.add(_trigger_of(name))  # every part of a module path is spelled out
+            elif kind == "environ":
+                pattern = re.compile(m["pattern"])
+                c.environs.append((pattern, rule))
+            elif kind == "file":
+                c.files.append((tuple(m["globs"]), rule))
+            elif kind == "identifier":
+                c.identifiers.append((re.compile(m["pattern"]), rule))
+                words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
+                c.triggers.add(max(words, key=len) if words else "")
+                c.identifier_words += (max(words, key=len).lower(),) if words else ("",)
+            elif kind == "string":
+                for value in m["values"]:
+                    c.strings[str(value)].append(rule)
+                    c.triggers.add(str(value))
+        alternatives = [re.escape(t) for t in sorted(c.triggers) if t]
+        c.prefilter = re.compile("|".join(alternatives)) if alternatives else None
+        # Words on every line a site can be on: the triggers in any case (identifier rules ignore
+        # case), and for environment-variable keys the os.environ/getenv spellings they sit in.
+        lowered = {t.lower() for t in c.triggers if t}
+        if c.environs:
+            lowered |= {"environ", "getenv", "putenv", "unsetenv"}
+        c.line_words = tuple(sorted(w for w in lowered if not any(o != w and o in w for o in lowered)))
+        c.line_word = re.compile("|".join(map(re.escape, c.line_words))) if c.line_words else None
+        return c
+
+    def may_match(self, text: str) -> bool:
+        """The cheap text prefilter: can this source produce any site at all?"""
+        if self.prefilter is not None and self.prefilter.search(text) is not None:
+            return True
+        return any(p.search(text) for p, _ in self.environs)
+
+    def file_rules(self, filename: str) -> list[Rule]:
+        return [rule for globs, rule in self.files if any(fnmatch.fnmatch(filename, g) for g in globs)]
+
+
+def _trigger_of(qualified: str) -> str:
+    parts = [p for p in qualified.split(".") if p and p != "*"]
+    for part in parts:
+        if any(word in part.lower() for word in ("cuda", "cudnn", "nccl", "nvtx")):
+            return part
+    return parts[-1] if parts else qualified
+
+
+def relevant_lines(source: str, rules: CompiledRules, imports: ImportTable) -> list[int] | None:
+    """The sorted numbers of the lines a site can be on, or None for every line.
+
+    Every site's text spells a trigger word (`cuda`, `pin_memory`, `environ`...), except where an
+    import gave a trigger-named object another name (`from torch import cuda as c`, `import
+    torch.cuda.amp as amp`): those local names count as triggers too. Over-inclusion (a trigger in
+    a comment or a string) only costs time; the scan's results never depend on it.
+    """
+    words, any_word = rules.line_words, rules.line_word
+    if not words or any_word is None:
+        return None
+    lowered = source.lower()
+    if len(lowered) != len(source):
+        return None  # a character whose lower case is longer: offsets would shift; visit everything
+    starts: list[int] = []
+    for word in words:  # str.find per word: far faster than one regex alternation over the text
+        at = lowered.find(word)
+        while at != -1:
+            starts.append(at)
+            at = lowered.find(word, at + 1)
+    hidden = [local for local, qualified in imports.aliases.items() if any_word.search(qualified.lower()) and not any_word.search(local.lower())]
+    if hidden:
+        starts += [m.start() for m in re.finditer(r"\b(?:%s)\b" % "|".join(map(re.escape, hidden)), source)]
+    starts.sort()
+    return line_numbers(source, starts)
