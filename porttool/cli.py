@@ -447,7 +447,7 @@ def report(
 
             try:
                 with report_writer(output_file) as stream:
-                    render_page(page, stream)
+                    render_page(page, stream)  # type: ignore[arg-type]  # (a text-mode file)
             except OSError as exc:
                 raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
         view = page.views[page.primary]
