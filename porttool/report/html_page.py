@@ -87,13 +87,15 @@ def _panel(target: str, body: str, multi: bool, heading: str = "") -> str:
 def _summary(report: PortReport) -> str:
     cards = "".join(_card(report, report.views[t]) for t in report.targets)
     rows = [
-        (t, [Segment("fixed by porttool rewrite", v.python["safe"], "seg-safe"), Segment("fixed with --unsafe-fixes", v.python["unsafe"], "seg-unsafe"), Segment("manual", v.python["manual"], "seg-manual"), Segment("hint", v.python["hint"], "seg-hint")])
+        (t, [Segment("safe fix", v.python["safe"], "seg-safe"), Segment("unsafe fix", v.python["unsafe"], "seg-unsafe"), Segment("manual", v.python["manual"], "seg-manual"), Segment("hint", v.python["hint"], "seg-hint")])
         for t, v in ((t, report.views[t]) for t in report.targets)
     ]
     effort_rows = [
-        (t, [Segment("Python port", v.python_estimate.hours, "seg-manual"), Segment("kernel port", v.kernel_estimate.hours, "seg-kernel"), Segment("programs of their own", v.program_estimate.hours, "seg-program")])
+        (t, [Segment("Python port", v.python_estimate.hours, "seg-manual"), Segment("kernel port", v.kernel_estimate.hours, "seg-kernel")])
         for t, v in ((t, report.views[t]) for t in report.targets)
     ]
+    programs = max(report.views[t].program_estimate.hours for t in report.targets)
+    program_note = f'<p class="muted">Not in the chart: {format_effort(programs)} for kernels in programs of their own (see <a href="#kernels">Custom kernels</a>).</p>' if programs else ""
     table = ['<table class="counts"><thead><tr><th>target</th><th>scope</th>', *(f'<th class="num">{h}</th>' for h in ("sites", "safe", "unsafe", "manual", "hint", "score")), "</tr></thead><tbody>"]
     for t in report.targets:
         v = report.views[t]
@@ -110,7 +112,8 @@ def _summary(report: PortReport) -> str:
         "<h3>Python port: what porttool fixes, per target</h3>"
         + stacked_bars("python-port", rows)
         + "<h3>Estimated effort left, per target (person-hours)</h3>"
-        + stacked_bars("effort", effort_rows, unit=" h")
+        + (stacked_bars("effort", effort_rows, unit=" h") if any(seg.value for _, segs in effort_rows for seg in segs) else '<p class="muted">Nothing left for a person.</p>')
+        + program_note
         + "<h3>Counts</h3>"
         + "".join(table)
         + "</section>"
@@ -175,18 +178,21 @@ def _heat_table(rows: Sequence[HeatRow], families: Sequence[str], css: str, labe
     top = max((row.families[f] for row in rows for f in families), default=0) or 1
     top_python = max((row.python_hours for row in rows), default=0) or 1
     top_kernel = max((row.kernel_hours for row in rows), default=0) or 1
+    top_program = max((row.program_hours for row in rows), default=0) or 1
+    programs = any(row.program_hours for row in rows)
     head = "".join(f'<th class="num">{escape(f)}</th>' for f in families)
-    out = [f'<table class="heat {css}"><thead><tr><th>{label}</th>{head}<th class="num">findings</th><th class="num">Python h</th><th class="num">kernel h</th><th class="num">score</th></tr></thead><tbody>']
+    out = [f'<div class="scroll"><table class="heat {css}"><thead><tr><th>{label}</th>{head}<th class="num">findings</th><th class="num">Python h</th><th class="num">kernel h</th>' + ('<th class="num">programs h</th>' if programs else "") + '<th class="num">score</th></tr></thead><tbody>']
     for row in rows:
         cells = "".join(_heat_cell(row.families[f], top, f) for f in families)
         score = f"{row.score:.0f}%" if row.actionable else "—"
+        program = f'<td class="num" style="{_shade(row.program_hours, top_program, "125,135,147")}">{format_hours(row.program_hours)}</td>' if programs else ""
         out.append(
             f'<tr data-path="{escape(row.name)}"><td><code>{escape(row.name)}</code></td>{cells}<td class="num">{row.findings}</td>'
             f'<td class="num" style="{_shade(row.python_hours, top_python)}">{format_hours(row.python_hours)}</td>'
             f'<td class="num" style="{_shade(row.kernel_hours, top_kernel, "201,54,74")}">{format_hours(row.kernel_hours)}</td>'
-            f'<td class="num">{score}</td></tr>'
+            f'{program}<td class="num">{score}</td></tr>'
         )
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -210,8 +216,12 @@ def _heat(report: PortReport) -> str:
             panels.append(_panel(t, '<p class="muted">No findings.</p>', multi, "Heat map for"))
             continue
         rows = [(row.name, [Segment("Python port", row.python_hours, "seg-manual"), Segment("kernel port", row.kernel_hours, "seg-kernel")]) for row in v.dirs[:12] if row.hours]
+        if any(row.program_hours for row in v.dirs):
+            chart_note = '<p class="muted">Programs of their own (CUDA files with <code>main</code>, reached from no Python) are not in the chart; the tables show their hours apart.</p>'
+        else:
+            chart_note = ""
         chart = stacked_bars(f"hours-by-directory-{t}", rows, unit=" h") if rows else ""
-        body = f"<h3>By directory</h3>{chart}{_heat_table(v.dirs, v.families, 'dirs', 'directory')}<h3>By file</h3>{_heat_table(v.files, v.families, 'files', 'file')}"
+        body = f"<h3>By directory</h3>{chart}{chart_note}{_heat_table(v.dirs, v.families, 'dirs', 'directory')}<h3>By file</h3>{_heat_table(v.files, v.families, 'files', 'file')}"
         panels.append(_panel(t, body, multi, "Heat map for"))
     return (
         '<section id="heatmap"><h2>Heat map</h2>'

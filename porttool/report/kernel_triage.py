@@ -213,7 +213,8 @@ class _Linker:
     def _triton(self, kernel: TritonKernel, items: dict[str, KernelItem]) -> KernelItem:
         key = _slug(f"{kernel.place.path}-{kernel.name}")
         if key not in items:
-            items[key] = KernelItem(key, "triton", "PT704", kernel.name, kernel.place.path, kernel.place.line, kernel.lines, (kernel.name,), kind=kind_of((), kernel.name))
+            stem = posixpath.splitext(posixpath.basename(kernel.place.path))[0]
+            items[key] = KernelItem(key, "triton", "PT704", kernel.name, kernel.place.path, kernel.place.line, kernel.lines, (kernel.name,), kind=kind_of((stem,), kernel.name))
         return items[key]
 
     # -- items → Python -----------------------------------------------------------------------
@@ -241,7 +242,10 @@ class _Linker:
         refs = self.index.references
         if item.form == "triton":
             ops = {op.op for op in self.ops.get(item.path, []) if item.name in op.launches}
-            return [r for r in refs if (r.name == item.name and r.kind != "import") or (r.kind == "op" and r.name in ops)]
+            kernel = next((k for k in self.kernels.get(item.path, []) if k.name == item.name), None)
+            marks = set(kernel.marks) if kernel is not None else set()
+            # `k = triton.jit(k)` / `k = triton.heuristics(...)(k)` make the kernel; they do not reach it
+            return [r for r in refs if (r.name == item.name and r.kind != "import" and not (r.place.path == item.path and r.place.line in marks)) or (r.kind == "op" and r.name in ops)]
         found: list[Reference] = []
         for build in item.builds:
             found.extend(r for r in refs if self._reaches(r, build) and r not in found)

@@ -105,10 +105,13 @@ def _bar(value: float, top: float) -> str:
 
 
 def _heat_rows(rows: Sequence[HeatRow], families: Sequence[str], top: float, label: str) -> list[str]:
-    out = [f"| {label} | " + " | ".join(families) + " | findings | Python h | kernel h | effort |", "|---|" + "--:|" * (len(families) + 3) + "---|"]
+    programs = any(row.program_hours for row in rows)
+    extra = " programs h |" if programs else ""
+    out = [f"| {label} | " + " | ".join(families) + f" | findings | Python h | kernel h |{extra} effort |", "|---|" + "--:|" * (len(families) + 3 + programs) + "---|"]
     for row in rows:
         counts = " | ".join(str(row.families[f]) if row.families[f] else "·" for f in families)
-        out.append(f"| `{cell(row.name)}` | {counts} | {row.findings} | {format_hours(row.python_hours)} | {format_hours(row.kernel_hours)} | {_bar(row.hours, top)} |")
+        program = f" {format_hours(row.program_hours)} |" if programs else ""
+        out.append(f"| `{cell(row.name)}` | {counts} | {row.findings} | {format_hours(row.python_hours)} | {format_hours(row.kernel_hours)} |{program} {_bar(row.hours, top)} |")
     return out
 
 
@@ -116,7 +119,7 @@ def _heat(v: TargetView) -> list[str]:
     if not v.findings:
         return ["## Heat map", "", "No findings.", ""]
     top = max((r.hours for r in v.dirs), default=0) or 1
-    out = [f"## Heat map ({v.target})", "", "Findings per rule family, and the effort (hours) each directory and file holds.", "", "### By directory", ""]
+    out = [f"## Heat map ({v.target})", "", "Findings per rule family, and the effort (hours) each directory and file holds; the effort bar is the port's (Python and kernels, not programs of their own).", "", "### By directory", ""]
     out += _heat_rows(v.dirs, v.families, top, "directory") + ["", "### By file", ""]
     top_files = max((r.hours for r in v.files), default=0) or 1
     out += _heat_rows(v.files[:TOP_FILES], v.families, top_files, "file") + [""]

@@ -54,6 +54,10 @@ tr.total td { font-weight:600; border-top:2px solid var(--line); }
 .seg-manual { fill:var(--manual); background:var(--manual); } .seg-kernel { fill:var(--kernel); background:var(--kernel); }
 .seg-hint { fill:var(--hint); background:var(--hint); } .seg-program { fill:var(--program); background:var(--program); }
 .swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align:baseline; }
+.scroll { overflow-x:auto; }
+table.heat { font-size:13px; }
+table.heat th, table.heat td { padding:4px 6px; }
+table.heat th { white-space:nowrap; }
 td.heat { text-align:right; font-variant-numeric:tabular-nums; }
 td.heat.zero { color:#c3cad2; }
 .pill { display:inline-block; font-size:11.5px; padding:0 7px; border-radius:9px; background:#eef1f4; color:var(--muted);

@@ -27,12 +27,13 @@ FORM_LABELS = {
     "triton": "Triton kernels",
     "build": "CUDA extension builds to rework",
 }
-ACTIONS = ("manual", "kernel", "review", "rewrite", "hint")
+ACTIONS = ("manual", "kernel", "review", "rewrite", "dispatch", "hint")
 ACTION_TITLES = {
     "manual": "Port by hand",
     "kernel": "Port the custom kernels",
     "review": "Review the behaviour change, then `porttool rewrite --unsafe-fixes`",
     "rewrite": "Nothing to do by hand: `porttool rewrite` fixes these",
+    "dispatch": "Already dispatches per backend: left as is",
     "hint": "Hints: nothing to fix, worth knowing on the target",
 }
 
@@ -54,6 +55,8 @@ class ActionGroup:
         first = self.findings[0]
         if self.action == "rewrite":
             return first.fix_title
+        if self.action == "dispatch":
+            return "The code already chooses per backend (an `if`/`elif` that tests CUDA and another backend); porttool leaves it as it is. Check that the branch the target takes is the right one."
         if self.action == "review":
             return f"{first.fix_title}. Behaviour change: {first.behaviour_change}" if first.behaviour_change else first.fix_title
         return first.guidance
@@ -66,11 +69,13 @@ class HeatRow:
     findings: int = 0
     python_hours: float = 0.0
     kernel_hours: float = 0.0
+    program_hours: float = 0.0  # kernels in programs of their own (not part of the port)
     fixable: int = 0
     actionable: int = 0
 
     @property
     def hours(self) -> float:
+        """The port's hours: Python and kernels, not programs of their own."""
         return self.python_hours + self.kernel_hours
 
     @property
@@ -130,12 +135,15 @@ def target_view(target: str, findings: Sequence[Finding], triage: Triage, rules:
     items = triage.for_target(target)
     kernel_terms: Counter[tuple[str, Effort]] = Counter()
     program_terms: Counter[tuple[str, Effort]] = Counter()
+    programs: set[int] = set()  # findings of kernels in programs of their own
     for item in items:
         level, units = item_cost(item, target, rules)
         mine = item.findings_for(target)
         for f in mine:
             cost[id(f)] = 0.0
         cost[id(mine[0])] = units * HOURS[level]
+        if item.reach == "standalone":
+            programs.update(id(f) for f in mine)
         (program_terms if item.reach == "standalone" else kernel_terms)[(FORM_LABELS[item.form], level)] += units
     other = [f for f in triage.other_for(target)]
     for f in other:
@@ -143,7 +151,7 @@ def target_view(target: str, findings: Sequence[Finding], triage: Triage, rules:
         cost[id(f)] = HOURS[level] if level else 0.0
         if level:
             kernel_terms[(f"other kernel-related findings ({f.code})", level)] += 1
-    view_rows = _heat(findings, cost, rules)
+    view_rows = _heat(findings, cost, programs, rules)
     return TargetView(
         target=target,
         findings=findings,
@@ -169,6 +177,8 @@ def _groups(python_findings: Sequence[Finding], other_kernel: Sequence[Finding],
         action = {FixStatus.SAFE: "rewrite", FixStatus.UNSAFE: "review", FixStatus.MANUAL: "manual", FixStatus.NONE: "hint"}[f.status]
         if action == "manual" and scope_of(f.code) == KERNEL:
             action = "kernel"
+        elif f.in_dispatch:
+            action = "dispatch"
         by_key[(action, f.code)].append(f)
     groups = []
     for (action, code), found in by_key.items():
@@ -178,7 +188,7 @@ def _groups(python_findings: Sequence[Finding], other_kernel: Sequence[Finding],
     return groups
 
 
-def _heat(findings: Sequence[Finding], cost: dict[int, float], rules: dict[str, Rule]) -> tuple[tuple[HeatRow, ...], tuple[HeatRow, ...], tuple[str, ...]]:
+def _heat(findings: Sequence[Finding], cost: dict[int, float], programs: set[int], rules: dict[str, Rule]) -> tuple[tuple[HeatRow, ...], tuple[HeatRow, ...], tuple[str, ...]]:
     dirs: dict[str, HeatRow] = {}
     files: dict[str, HeatRow] = {}
     family_order: dict[str, str] = {}
@@ -190,14 +200,16 @@ def _heat(findings: Sequence[Finding], cost: dict[int, float], rules: dict[str, 
         for row in (dirs.setdefault(posixpath.dirname(f.path) or ".", HeatRow(posixpath.dirname(f.path) or ".")), files.setdefault(f.path, HeatRow(f.path))):
             row.families[family] += 1
             row.findings += 1
-            if scope_of(f.code) == KERNEL:
+            if id(f) in programs:
+                row.program_hours += cost.get(id(f), 0.0)
+            elif scope_of(f.code) == KERNEL:
                 row.kernel_hours += cost.get(id(f), 0.0)
             else:
                 row.python_hours += cost.get(id(f), 0.0)
                 if f.status is not FixStatus.NONE:
                     row.actionable += 1
                     row.fixable += f.fixable
-    order = lambda row: (-row.hours, -row.findings, row.name)  # noqa: E731
+    order = lambda row: (-row.hours, -row.program_hours, -row.findings, row.name)  # noqa: E731
     families = tuple(sorted(family_order, key=lambda fam: family_order[fam]))
     return tuple(sorted(dirs.values(), key=order)), tuple(sorted(files.values(), key=order)), families
 

@@ -29,7 +29,11 @@ def _label(text: str, width: float) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if isinstance(value, float) and not value.is_integer() else str(int(value))
+    return f"{value:.2f}".rstrip("0").rstrip(".") if isinstance(value, float) and not value.is_integer() else str(int(value))
+
+
+def _open(name: str, width: int, height: int) -> str:
+    return f'<svg class="chart" data-chart="{escape(name)}" role="img" aria-label="{escape(name)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
 
 
 def stacked_bars(name: str, rows: Sequence[tuple[str, Sequence[Segment]]], *, width: int = 720, unit: str = "", legend: bool = True) -> str:
@@ -37,7 +41,7 @@ def stacked_bars(name: str, rows: Sequence[tuple[str, Sequence[Segment]]], *, wi
     total_max = max((sum(s.value for s in segs) for _, segs in rows), default=0) or 1
     plot = width - LABEL_WIDTH - 60
     height = len(rows) * ROW_HEIGHT + (30 if legend else 6)
-    out = [f'<svg class="chart" data-chart="{escape(name)}" role="img" aria-label="{escape(name)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
+    out = [_open(name, width, height)]
     for i, (label, segs) in enumerate(rows):
         y = 4 + i * ROW_HEIGHT
         out.append(f'<text class="chart-label" x="{LABEL_WIDTH - 8}" y="{y + BAR_HEIGHT - 5}" text-anchor="end">{escape(_label(label, LABEL_WIDTH - 12))}</text>')
@@ -57,12 +61,18 @@ def stacked_bars(name: str, rows: Sequence[tuple[str, Sequence[Segment]]], *, wi
         seen: dict[str, str] = {}
         for _, segs in rows:
             for seg in segs:
-                seen.setdefault(seg.label, seg.css)
+                if seg.value > 0:
+                    seen.setdefault(seg.label, seg.css)
         x, y = float(LABEL_WIDTH), len(rows) * ROW_HEIGHT + 14
         for label, css in seen.items():
+            step = 28 + len(label) * CHAR_WIDTH
+            if x + step > width and x > LABEL_WIDTH:  # wrap: a legend never runs off the chart
+                x, y = float(LABEL_WIDTH), y + 18
+                height += 18
             out.append(f'<rect class="legend {escape(css)}" x="{x:.1f}" y="{y - 10}" width="12" height="12"></rect>')
             out.append(f'<text class="chart-legend" x="{x + 16:.1f}" y="{y}">{escape(label)}</text>')
-            x += 28 + len(label) * CHAR_WIDTH
+            x += step
+    out[0] = _open(name, width, height)
     out.append("</svg>")
     return "".join(out)
 
@@ -73,7 +83,7 @@ def bars(name: str, rows: Sequence[tuple[str, float, str]], *, width: int = 720,
     top = max((v for _, v, _ in rows), default=0) or 1
     plot = width - LABEL_WIDTH - 80
     height = len(rows) * ROW_HEIGHT + 6
-    out = [f'<svg class="chart" data-chart="{escape(name)}" role="img" aria-label="{escape(name)}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
+    out = [_open(name, width, height)]
     for i, (label, value, css) in enumerate(rows):
         y = 4 + i * ROW_HEIGHT
         text = f'<text class="chart-label" x="{LABEL_WIDTH - 8}" y="{y + BAR_HEIGHT - 5}" text-anchor="end">{escape(_label(label, LABEL_WIDTH - 12))}<title>{escape(label)}</title></text>'

@@ -19,8 +19,7 @@ kernel reached only through a dynamic lookup (`getattr`, a registry dict) is not
 from __future__ import annotations
 
 import ast
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from porttool.scan.import_table import ImportTable
@@ -30,8 +29,8 @@ CPP_EXTENSION = "torch.utils.cpp_extension"
 BUILDERS = {f"{CPP_EXTENSION}.CUDAExtension": "CUDAExtension", f"{CPP_EXTENSION}.load": "load", f"{CPP_EXTENSION}.load_inline": "load_inline"}
 TRITON_DECORATORS = ("triton.jit", "triton.autotune", "triton.heuristics")
 TRITON_OP = "torch.library.triton_op"
-# words a file must hold before it is parsed for definitions
-DEFINITION_WORDS = re.compile(r"cpp_extension|CUDAExtension|load_inline|triton")
+# identifiers a file must spell before it is parsed for definitions
+DEFINITION_WORDS = frozenset({"cpp_extension", "CUDAExtension", "load_inline", "triton", "triton_op"})
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class TritonKernel:
     name: str
     first_line: int  # decorators included
     last_line: int
-    marks: tuple[int, ...] = ()  # lines that make it a kernel: its decorators, `k = triton.jit(f)` calls
+    marks: tuple[int, ...] = ()  # lines that make it a kernel: its decorators, the lines of `k = triton.jit(f)` calls
 
     @property
     def lines(self) -> int:
@@ -118,50 +117,50 @@ class LinkNames:
         return found
 
 
-def parse(text: str, path: str) -> ast.Module | None:
+def _parse(text: str, path: str) -> ast.Module | None:
     try:
         return ast.parse(text, filename=path)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # the scan reports it (PT902); the index just has nothing from it
 
 
-class _Scopes(ast.NodeVisitor):
-    """Every node's enclosing qualified def/class name."""
-
-    def __init__(self) -> None:
-        self.scope: dict[int, str] = {}
-        self._stack: list[str] = []
-
-    def generic_visit(self, node: ast.AST) -> None:
-        self.scope[id(node)] = ".".join(self._stack)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for decorator in node.decorator_list:
-                self.visit(decorator)
-            self._stack.append(node.name)
-            for child in ast.iter_child_nodes(node):
-                if child not in node.decorator_list:
-                    self.visit(child)
-            self._stack.pop()
-        else:
-            super().generic_visit(node)
+def _definition_ranges(node: ast.AST, prefix: str, out: list[tuple[int, int, str]]) -> None:
+    """(first line, last line, qualified name) of every def/class below `node`, each parent before
+    its children. Walks statements only (expressions hold no definitions that name a scope)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            name = f"{prefix}{child.name}"
+            out.append((child.lineno, child.end_lineno or child.lineno, name))
+            _definition_ranges(child, name + ".", out)
+        elif isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):
+            _definition_ranges(child, prefix, out)
 
 
-class _File:
-    def __init__(self, path: str, text: str, tree: ast.Module, cell_of_line=None) -> None:  # type: ignore[no-untyped-def]
+class ParsedSource:
+    """One Python source parsed once for every question the index asks of it: its tree, a list of
+    all its nodes (one walk), its imports, its definitions' line ranges and its simple assignments."""
+
+    def __init__(self, path: str, text: str, tree: ast.Module, cell_of_line: Callable[[int], tuple[int | None, int]] | None = None) -> None:
         self.path, self.text, self.tree = path, text, tree
         self.lines = text.splitlines()
+        self.nodes = list(ast.walk(tree))
         self.imports = ImportTable(tree, text)
-        scopes = _Scopes()
-        scopes.visit(tree)
-        self.scopes = scopes.scope
         self.cell_of_line = cell_of_line
-        self.assignments = {
-            target.id: node.value
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Assign)
-            for target in node.targets
-            if isinstance(target, ast.Name)
-        }
+        ranges: list[tuple[int, int, str]] = []
+        _definition_ranges(tree, "", ranges)
+        self._ranges = ranges
+        self.assignments = {target.id: node.value for node in self.nodes if isinstance(node, ast.Assign) for target in node.targets if isinstance(target, ast.Name)}
+
+    def scope(self, node: ast.AST) -> str:
+        """The qualified name of the innermost def/class that holds the node ("" at module level);
+        a def's own node and its decorators belong to the scope around it."""
+        line = getattr(node, "lineno", 0)
+        own = node.name if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
+        found = ""
+        for first, last, name in self._ranges:  # parents before children: the last match is innermost
+            if first <= line <= last and not (own is not None and first == line and name.rsplit(".", 1)[-1] == own):
+                found = name
+        return found
 
     def line(self, line: int) -> int:
         """A line of the parsed text as the user sees it (its line in its notebook cell)."""
@@ -173,7 +172,7 @@ class _File:
         cell = None
         if self.cell_of_line is not None:
             cell, line = self.cell_of_line(line)
-        return Place(self.path, line, self.scopes.get(id(node), ""), text, cell)
+        return Place(self.path, line, self.scope(node), text, cell)
 
     def qualify(self, node: ast.AST) -> str | None:
         return self.imports.qualify(node)
@@ -223,6 +222,11 @@ class _File:
         return None
 
 
+def parse_source(path: str, text: str, cell_of_line: Callable[[int], tuple[int | None, int]] | None = None) -> ParsedSource | None:
+    tree = _parse(text, path)
+    return None if tree is None else ParsedSource(path, text, tree, cell_of_line)
+
+
 def _argument(call: ast.Call, keyword: str, position: int | None) -> ast.AST | None:
     for kw in call.keywords:
         if kw.arg == keyword:
@@ -240,28 +244,26 @@ def _names_of(node: ast.AST | None) -> tuple[str, ...]:
     return ()
 
 
-def kernel_definitions(path: str, text: str, *, cell_of_line=None) -> KernelDefinitions:  # type: ignore[no-untyped-def]
+def kernel_definitions(f: ParsedSource) -> KernelDefinitions:
     """The extension builds, Triton kernels and Triton ops defined in one Python source."""
-    if DEFINITION_WORDS.search(text) is None:
-        return KernelDefinitions(path)
-    tree = parse(text, path)
-    if tree is None:
-        return KernelDefinitions(path)
-    f = _File(path, text, tree, cell_of_line)
-    bound = {id(node.value): node.targets[0].id for node in ast.walk(tree) if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
+    path = f.path
+    bound = {id(node.value): node.targets[0].id for node in f.nodes if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)}
     builds: list[ExtensionBuild] = []
     kernels: dict[str, TritonKernel] = {}
     ops: list[TritonOp] = []
-    defs = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    for node in ast.walk(tree):
+    defs = {n.name: n for n in f.nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in f.nodes:
         if isinstance(node, ast.Call):
             callee = f.qualify(node.func) or ""
             builder = BUILDERS.get(callee)
             if builder is not None:
                 builds.append(_build(f, node, builder, bound.get(id(node))))
-            elif callee in TRITON_DECORATORS and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in defs:
-                kernel = kernels.setdefault(node.args[0].id, _kernel(f, defs[node.args[0].id]))  # k = triton.jit(f)
-                kernels[kernel.name] = replace(kernel, marks=tuple(sorted({*kernel.marks, f.line(node.lineno)})))
+            elif node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in defs and (
+                callee in TRITON_DECORATORS or (isinstance(node.func, ast.Call) and (f.qualify(node.func.func) or "") in TRITON_DECORATORS)
+            ):  # k = triton.jit(f), k = triton.heuristics({...})(f)
+                kernel = kernels.setdefault(node.args[0].id, _kernel(f, defs[node.args[0].id]))
+                span = {f.line(n) for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}
+                kernels[kernel.name] = replace(kernel, marks=tuple(sorted({*kernel.marks, *span})))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for decorator in node.decorator_list:
                 name = f.qualify(decorator.func if isinstance(decorator, ast.Call) else decorator) or ""
@@ -270,14 +272,14 @@ def kernel_definitions(path: str, text: str, *, cell_of_line=None) -> KernelDefi
                 elif name == TRITON_OP and isinstance(decorator, ast.Call) and decorator.args:
                     op = decorator.args[0]
                     if isinstance(op, ast.Constant) and isinstance(op.value, str):
-                        used = tuple(dict.fromkeys(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)))
+                        used = tuple(dict.fromkeys(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)))  # (one def's nodes)
                         first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
                         ops.append(TritonOp(f.place(node), op.value, node.name, used, f.line(first)))
     builds.sort(key=lambda b: b.place.line)
     return KernelDefinitions(path, tuple(builds), tuple(sorted(kernels.values(), key=lambda k: k.first_line)), tuple(ops))
 
 
-def _build(f: _File, call: ast.Call, builder: str, bound_to: str | None) -> ExtensionBuild:
+def _build(f: ParsedSource, call: ast.Call, builder: str, bound_to: str | None) -> ExtensionBuild:
     name_node = _argument(call, "name", 0)
     name = f.pattern(name_node) if name_node is not None else None
     if name is not None and ("*" in name or not name.replace(".", "_").isidentifier()):
@@ -296,7 +298,7 @@ def _build(f: _File, call: ast.Call, builder: str, bound_to: str | None) -> Exte
     return ExtensionBuild(f.place(call), builder, name, sources, functions, inline, bound_to, last)
 
 
-def _kernel(f: _File, node: ast.FunctionDef | ast.AsyncFunctionDef) -> TritonKernel:
+def _kernel(f: ParsedSource, node: ast.FunctionDef | ast.AsyncFunctionDef) -> TritonKernel:
     first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     marks = tuple(d.lineno for d in node.decorator_list if (f.qualify(d.func if isinstance(d, ast.Call) else d) or "") in TRITON_DECORATORS)
     return TritonKernel(f.place(node), node.name, f.line(first), f.line(node.end_lineno or node.lineno), tuple(f.line(m) for m in marks))
@@ -313,30 +315,27 @@ def _attribute_chain(node: ast.AST) -> list[str] | None:
     return None
 
 
-def kernel_references(path: str, text: str, names: LinkNames, *, cell_of_line=None) -> tuple[Reference, ...]:  # type: ignore[no-untyped-def]
-    """Every place one Python source imports, calls, launches or uses a linked name. (The caller
-    skips files that spell none of `names.words()`: this parses whatever it is given.)"""
-    tree = parse(text, path)
-    if tree is None:
-        return ()
-    f = _File(path, text, tree, cell_of_line)
-    return tuple(sorted(set(_references(f, tree, names)), key=lambda r: (r.place.line, r.name, r.kind)))
+def kernel_references(f: ParsedSource, names: LinkNames) -> tuple[Reference, ...]:
+    """Every place one Python source imports, calls, launches or uses a linked name."""
+    return tuple(sorted(set(_references(f, names)), key=lambda r: (r.place.line, r.name, r.kind)))
 
 
-def _imported_names(tree: ast.Module, project_modules: frozenset[str]) -> dict[str, str]:
+def _imported_names(f: ParsedSource, project_modules: frozenset[str]) -> dict[str, str]:
     """Local name → the name it imports, for `from M import a [as b]` where M is relative or one
     of the project's own modules (a `from operator import add` never links to a kernel `add`)."""
     found: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in f.nodes:
         if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").split(".")[0] in project_modules):
             for alias in node.names:
                 found[alias.asname or alias.name] = alias.name
     return found
 
 
-def _module_imports(f: _File, tree: ast.Module, names: LinkNames, aliases: dict[str, str]) -> Iterator[Reference]:
+def _module_imports(f: ParsedSource, names: LinkNames, aliases: dict[str, str]) -> Iterator[Reference]:
     """Imports of extension modules; fills `aliases` (local dotted name → the module)."""
-    for node in ast.walk(tree):
+    if not names.modules:
+        return
+    for node in f.nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 last = alias.name.rsplit(".", 1)[-1]
@@ -359,15 +358,15 @@ def _module_imports(f: _File, tree: ast.Module, names: LinkNames, aliases: dict[
                 yield Reference(f.place(node), target.value.rsplit(".", 1)[-1], "import")
 
 
-def _references(f: _File, tree: ast.Module, names: LinkNames) -> Iterator[Reference]:
+def _references(f: ParsedSource, names: LinkNames) -> Iterator[Reference]:
     aliases: dict[str, str] = {}
-    yield from _module_imports(f, tree, names, aliases)
+    yield from _module_imports(f, names, aliases)
     modules_here = set(names.local_modules) | set(aliases.values())
-    imported = _imported_names(tree, names.project_modules)
+    imported = _imported_names(f, names.project_modules)
     reachable = set(names.local_names) | {local for local, real in imported.items() if real in names.kernels}
-    launched = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Subscript)}
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    for node in ast.walk(tree):
+    launched = {id(n.value) for n in f.nodes if isinstance(n, ast.Subscript)}
+    called = {id(n.func) for n in f.nodes if isinstance(n, ast.Call)}
+    for node in f.nodes:
         if isinstance(node, ast.Attribute):
             chain = _attribute_chain(node)
             if chain and chain[:2] == ["torch", "ops"] and len(chain) >= 4:
@@ -385,15 +384,7 @@ def _references(f: _File, tree: ast.Module, names: LinkNames) -> Iterator[Refere
             elif node.attr in names.kernels and id(node) in launched:
                 yield Reference(f.place(node), node.attr, "launch")
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in reachable:
-            if f.scopes.get(id(node), "").split(".", 1)[0] == node.id:
+            if f.scope(node).split(".", 1)[0] == node.id:
                 continue  # inside its own definition (a recursive call, a kernel's own body)
             kind = "launch" if id(node) in launched else "call" if id(node) in called else "use"
             yield Reference(f.place(node), imported.get(node.id, node.id), kind)
-
-
-def top_level_names(text: str, path: str) -> Sequence[str]:
-    """The module-level def/class names of a source (what other files can import from it)."""
-    tree = parse(text, path)
-    if tree is None:
-        return ()
-    return [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]

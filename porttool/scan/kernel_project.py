@@ -17,19 +17,22 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from porttool.model import Diagnostic
 from porttool.scan.kernel_index import (
+    DEFINITION_WORDS,
     ExtensionBuild,
     KernelDefinitions,
     LinkNames,
+    ParsedSource,
     Reference,
     kernel_definitions,
     kernel_references,
+    parse_source,
 )
 from porttool.scan.native_sources import CUDA_SUFFIXES, NativeSource, read_native
 from porttool.scan.sources import read_source
@@ -53,10 +56,13 @@ class KernelIndex:
 
 
 class _Python:
-    """The project's Python texts, read once (notebooks as their joined code cells)."""
+    """The project's Python sources: read once, their identifiers listed once (so a pass picks
+    the files that spell one of its names by set intersection), parsed at most once."""
 
     def __init__(self, paths: Iterable[str]) -> None:
-        self.texts: dict[str, tuple[str, object]] = {}
+        self.texts: dict[str, tuple[str, Callable[[int], tuple[int | None, int]] | None]] = {}
+        self._identifiers: dict[str, frozenset[str]] = {}
+        self._parsed: dict[str, ParsedSource | None] = {}
         for display in paths:
             source = read_source(Path(display), display)
             if isinstance(source, Diagnostic):
@@ -71,12 +77,20 @@ class _Python:
                     continue
                 text, cell_of_line = virtual.source, virtual.cell_of_line
             self.texts[display] = (text, cell_of_line)
+            self._identifiers[display] = frozenset(_IDENTIFIER.findall(text))
 
-    def spelling(self, words: set[str]) -> list[str]:
-        if not words:
-            return []
-        pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b")
-        return [path for path, (text, _) in self.texts.items() if pattern.search(text)]
+    def spelling(self, words: Iterable[str]) -> list[str]:
+        wanted = frozenset(words)
+        return [path for path, found in self._identifiers.items() if not wanted.isdisjoint(found)] if wanted else []
+
+    def parsed(self, path: str) -> ParsedSource | None:
+        if path not in self._parsed:
+            text, cell_of_line = self.texts[path]
+            self._parsed[path] = parse_source(path, text, cell_of_line)
+        return self._parsed[path]
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def project_modules(python_paths: Iterable[str]) -> frozenset[str]:
@@ -122,8 +136,8 @@ def index_kernels(python_paths: Sequence[str], native_paths: Sequence[str]) -> K
     python = _Python(python_paths)
     definitions = tuple(
         d
-        for path in python.spelling({"cpp_extension", "CUDAExtension", "load_inline", "triton", "jit"})
-        if (d := kernel_definitions(path, python.texts[path][0], cell_of_line=python.texts[path][1])).builds or d.triton_kernels or d.triton_ops
+        for path in python.spelling(DEFINITION_WORDS)
+        if (parsed := python.parsed(path)) is not None and ((d := kernel_definitions(parsed)).builds or d.triton_kernels or d.triton_ops)
     )
     builds = [b for d in definitions for b in d.builds]
     wanted = [p for p in native_paths if p.endswith(CUDA_SUFFIXES) or any(sources_match(p, b.place.path, s) for b in builds for s in b.sources)]
@@ -193,8 +207,9 @@ def _direct_references(python: _Python, definitions: Sequence[KernelDefinitions]
             bound=frozenset(bound.get(path, ())),
             project_modules=modules,
         )
-        text, cell_of_line = python.texts[path]
-        found.extend(kernel_references(path, text, names, cell_of_line=cell_of_line))
+        parsed = python.parsed(path)
+        if parsed is not None:
+            found.extend(kernel_references(parsed, names))
     return tuple(found)
 
 
@@ -216,8 +231,8 @@ def _callers(python: _Python, direct: Sequence[Reference], modules: frozenset[st
         frontier = []
         for path in python.spelling(names):
             link = LinkNames(kernels=frozenset(names), local_names=frozenset(tops.get(path, ())), project_modules=modules)
-            text, cell_of_line = python.texts[path]
-            for ref in kernel_references(path, text, link, cell_of_line=cell_of_line):
+            parsed = python.parsed(path)
+            for ref in kernel_references(parsed, link) if parsed is not None else ():
                 if ref.kind == "import":
                     continue
                 callers[ref.name].append(ref)
