@@ -219,7 +219,7 @@ class _Linker:
 
     # -- items → Python -----------------------------------------------------------------------
     def hops(self, item: KernelItem) -> list[Hop]:
-        direct = [Hop(r.place, r.name, r.kind, 0) for r in self._direct(item)]
+        direct = [Hop(r.place, r.spelled or r.name, r.kind, 0) for r in self._direct(item)]
         found = {(h.place.path, h.place.line): h for h in direct}
         frontier: list[Hop] = direct
         followed: set[str] = set()
@@ -233,7 +233,7 @@ class _Linker:
                 for ref in self.index.callers.get(top, ()):
                     where = (ref.place.path, ref.place.line)
                     if where not in found:
-                        found[where] = Hop(ref.place, ref.name, ref.kind, level)
+                        found[where] = Hop(ref.place, ref.spelled or ref.name, ref.kind, level)
                         nxt.append(found[where])
             frontier = nxt
         return sorted(found.values(), key=lambda h: (h.level, h.place.path, h.place.line))

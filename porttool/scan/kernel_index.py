@@ -96,6 +96,7 @@ class Reference:
     place: Place
     name: str  # the linked name (module, exported function, kernel, "ns::op", wrapper)
     kind: str  # import | call | launch | use | op
+    spelled: str = ""  # the expression as written there (`fastops_cuda.softmax_fwd`), for people
 
 
 @dataclass(frozen=True)
@@ -366,25 +367,27 @@ def _references(f: ParsedSource, names: LinkNames) -> Iterator[Reference]:
     reachable = set(names.local_names) | {local for local, real in imported.items() if real in names.kernels}
     launched = {id(n.value) for n in f.nodes if isinstance(n, ast.Subscript)}
     called = {id(n.func) for n in f.nodes if isinstance(n, ast.Call)}
+    inner = {id(n.value) for n in f.nodes if isinstance(n, ast.Attribute)}  # only maximal dotted chains count
     for node in f.nodes:
-        if isinstance(node, ast.Attribute):
+        if isinstance(node, ast.Attribute) and id(node) not in inner:
             chain = _attribute_chain(node)
+            spelled = ".".join(chain) if chain else f"….{node.attr}"
             if chain and chain[:2] == ["torch", "ops"] and len(chain) >= 4:
                 op = f"{chain[2]}::{chain[3]}"
                 if op in names.ops and (len(chain) == 4 or (len(chain) == 5 and chain[4] == "default")):
-                    yield Reference(f.place(node), op, "op")
+                    yield Reference(f.place(node), op, "op", spelled)
                 continue
             receiver = ".".join(chain[:-1]) if chain else ""
             if id(node) in called and receiver in aliases:
-                yield Reference(f.place(node), aliases[receiver], "call")
+                yield Reference(f.place(node), aliases[receiver], "call", spelled)
             elif id(node) in called and chain and chain[0] in names.bound:
-                yield Reference(f.place(node), chain[0], "call")
+                yield Reference(f.place(node), chain[0], "call", spelled)
             elif id(node) in called and node.attr in names.functions and names.functions[node.attr] & modules_here:
-                yield Reference(f.place(node), node.attr, "call")
+                yield Reference(f.place(node), node.attr, "call", spelled)
             elif node.attr in names.kernels and id(node) in launched:
-                yield Reference(f.place(node), node.attr, "launch")
+                yield Reference(f.place(node), node.attr, "launch", spelled)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in reachable:
             if f.scope(node).split(".", 1)[0] == node.id:
                 continue  # inside its own definition (a recursive call, a kernel's own body)
             kind = "launch" if id(node) in launched else "call" if id(node) in called else "use"
-            yield Reference(f.place(node), imported.get(node.id, node.id), kind)
+            yield Reference(f.place(node), imported.get(node.id, node.id), kind, node.id)
