@@ -131,7 +131,7 @@ def _card(report: PortReport, v: TargetView) -> str:
         f'<div class="score" data-key="python-score">{float(v.python["score"]):.1f}%<small> of the Python port fixed by porttool</small></div>'
         f'<div class="muted">{fixed} of {actionable} sites needing action</div>'
         f'<dl><dt>Python port left</dt><dd data-key="python-hours">{format_effort(v.python_estimate.hours)}</dd>'
-        f'<dt>kernel port</dt><dd data-key="kernel-hours">{format_effort(v.kernel_estimate.hours)} ({len([i for i in v.items if i.reach != "standalone"])} items)</dd>{program}'
+        f'<dt>kernel port</dt><dd data-key="kernel-hours">{format_effort(v.kernel_estimate.hours)}, {len([i for i in v.items if i.reach != "standalone"])} items</dd>{program}'
         f'<dt>findings</dt><dd data-key="findings">{int(v.overall["sites"])} ({v.by_status["safe"]} safe, {v.by_status["unsafe"]} unsafe, {v.by_status["manual"]} manual, {v.by_status["none"]} hints)</dd></dl></div>'
     )
 
@@ -181,16 +181,17 @@ def _heat_table(rows: Sequence[HeatRow], families: Sequence[str], css: str, labe
     top_program = max((row.program_hours for row in rows), default=0) or 1
     programs = any(row.program_hours for row in rows)
     head = "".join(f'<th class="num">{escape(f)}</th>' for f in families)
-    out = [f'<div class="scroll"><table class="heat {css}"><thead><tr><th>{label}</th>{head}<th class="num">findings</th><th class="num">Python h</th><th class="num">kernel h</th>' + ('<th class="num">programs h</th>' if programs else "") + '<th class="num">score</th></tr></thead><tbody>']
+    tall = " tall" if len(rows) > 20 else ""
+    out = [f'<div class="scroll{tall}"><table class="heat {css}"><thead><tr><th>{label}</th><th class="num">findings</th><th class="num">Python h</th><th class="num">kernel h</th>' + ('<th class="num">programs h</th>' if programs else "") + f'<th class="num">score</th>{head}</tr></thead><tbody>']
     for row in rows:
         cells = "".join(_heat_cell(row.families[f], top, f) for f in families)
         score = f"{row.score:.0f}%" if row.actionable else "—"
         program = f'<td class="num" style="{_shade(row.program_hours, top_program, "125,135,147")}">{format_hours(row.program_hours)}</td>' if programs else ""
         out.append(
-            f'<tr data-path="{escape(row.name)}"><td><code>{escape(row.name)}</code></td>{cells}<td class="num">{row.findings}</td>'
+            f'<tr data-path="{escape(row.name)}"><td><code>{escape(row.name)}</code></td><td class="num">{row.findings}</td>'
             f'<td class="num" style="{_shade(row.python_hours, top_python)}">{format_hours(row.python_hours)}</td>'
             f'<td class="num" style="{_shade(row.kernel_hours, top_kernel, "201,54,74")}">{format_hours(row.kernel_hours)}</td>'
-            f'{program}<td class="num">{score}</td></tr>'
+            f'{program}<td class="num">{score}</td>{cells}</tr>'
         )
     out.append("</tbody></table></div>")
     return "".join(out)
@@ -225,8 +226,8 @@ def _heat(report: PortReport) -> str:
         panels.append(_panel(t, body, multi, "Heat map for"))
     return (
         '<section id="heatmap"><h2>Heat map</h2>'
-        '<p class="lead">Findings per rule family (columns, shaded by count), and the effort each directory and file holds '
-        '(hours; the bars are Python port in orange, kernel port in red). '
+        '<p class="lead">The effort each directory and file holds (hours: Python port in orange, kernel port in red) and its findings '
+        'per rule family (the columns on the right, shaded by count). '
         '<input class="filter" id="file-filter" type="search" placeholder="filter the file tables" aria-label="filter files"></p>'
         + "".join(panels)
         + "</section>"

@@ -31,7 +31,7 @@ def _k(key: str, label: str, pattern: str, pytorch: str, nki: str = "") -> Kind:
 # kernel's file holds softmax kernels; a gradient norm is a reduction, not a layer norm).
 KINDS: tuple[Kind, ...] = (
     _k("attention", "attention", r"attn|attention|flash|sdpa|mha|qkv", "`torch.nn.functional.scaled_dot_product_attention` (mind the layout: SDPA takes `(batch, heads, seq, head_dim)`)", "an NKI flash-attention kernel (aws-neuron/nki-library) where SDPA is not fast enough"),
-    _k("quantization", "quantization", r"quant|int8|int4|fp8|nf4|4bit|8bit|fp4", "dequantize to bf16 and use `torch.matmul` (no fused low-bit kernel in PyTorch)", "Neuron's own quantized-weight support; otherwise keep bf16 weights"),
+    _k("quantization", "quantization", r"quant|int8|int4|fp8|nf4|4bit|8bit|fp4", "`torch.matmul` on weights dequantized to bf16 (PyTorch has no fused low-bit kernel)", "Neuron's own quantized-weight support; otherwise keep bf16 weights"),
     _k("reduction", "reduction / norm of a vector", r"global_norm|grad_norm|clip|reduce|reduction|(?<![a-z])sum|norm_kernel|mean_kernel", "`torch.linalg.vector_norm`, `torch.sum` / `torch.mean`"),
     _k("cross-entropy", "loss / classifier", r"cross_?entropy|crossentropy|classifier|nll|logits|loss", "`torch.nn.functional.cross_entropy` (it fuses the softmax)"),
     _k("softmax", "softmax", r"softmax", "`torch.softmax`"),

@@ -107,11 +107,11 @@ def _bar(value: float, top: float) -> str:
 def _heat_rows(rows: Sequence[HeatRow], families: Sequence[str], top: float, label: str) -> list[str]:
     programs = any(row.program_hours for row in rows)
     extra = " programs h |" if programs else ""
-    out = [f"| {label} | " + " | ".join(families) + f" | findings | Python h | kernel h |{extra} effort |", "|---|" + "--:|" * (len(families) + 3 + programs) + "---|"]
+    out = [f"| {label} | effort | findings | Python h | kernel h |{extra} " + " | ".join(families) + " |", "|---|---|" + "--:|" * (len(families) + 3 + programs)]
     for row in rows:
         counts = " | ".join(str(row.families[f]) if row.families[f] else "·" for f in families)
         program = f" {format_hours(row.program_hours)} |" if programs else ""
-        out.append(f"| `{cell(row.name)}` | {counts} | {row.findings} | {format_hours(row.python_hours)} | {format_hours(row.kernel_hours)} |{program} {_bar(row.hours, top)} |")
+        out.append(f"| `{cell(row.name)}` | {_bar(row.hours, top)} | {row.findings} | {format_hours(row.python_hours)} | {format_hours(row.kernel_hours)} |{program} {counts} |")
     return out
 
 

@@ -32,6 +32,11 @@ table { border-collapse:collapse; width:100%; margin:6px 0 10px; }
 th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { font-size:12px; text-transform:uppercase; letter-spacing:.03em; color:var(--muted); font-weight:600; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
+td code, li code { overflow-wrap:anywhere; }
+table.kernels { table-layout:fixed; }
+table.kernels th:nth-child(1) { width:24%; } table.kernels th:nth-child(2) { width:9%; }
+table.kernels th:nth-child(3) { width:35%; } table.kernels th:nth-child(4) { width:32%; }
+table.kernels ul.sites { padding-left:16px; }
 tr.total td { font-weight:600; border-top:2px solid var(--line); }
 .cards { display:grid; grid-template-columns:repeat(auto-fit, minmax(300px, 1fr)); gap:14px; margin:10px 0 14px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:12px 16px; background:#fbfcfd; }
@@ -55,6 +60,8 @@ tr.total td { font-weight:600; border-top:2px solid var(--line); }
 .seg-hint { fill:var(--hint); background:var(--hint); } .seg-program { fill:var(--program); background:var(--program); }
 .swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align:baseline; }
 .scroll { overflow-x:auto; }
+.scroll.tall { max-height:560px; overflow-y:auto; border-bottom:1px solid var(--line); }
+.scroll.tall thead th { position:sticky; top:0; background:var(--card); }
 table.heat { font-size:13px; }
 table.heat th, table.heat td { padding:4px 6px; }
 table.heat th { white-space:nowrap; }
