@@ -58,6 +58,7 @@ class KernelItem:
     standalone: bool = False  # part of a program with its own `main`, reached from no Python
     hops: tuple[Hop, ...] = ()
     findings: list[Finding] = field(default_factory=list)  # every target's findings mapped here
+    cell: int | None = None  # the notebook cell it is defined in
 
     @property
     def units(self) -> int:
@@ -136,14 +137,14 @@ class _Linker:
 
     # -- findings → items ---------------------------------------------------------------------
     def item_for(self, finding: Finding, items: dict[str, KernelItem]) -> KernelItem | None:
-        code, path, line = finding.code, finding.path, finding.span.line
+        code, path, line, cell = finding.code, finding.path, finding.span.line, finding.cell
         if code == "PT703":
             return self._cuda_file(path, items)
         if code in ("PT701", "PT702"):
-            build = next((b for b in self.index.builds if b.place.path == path and b.place.line <= line <= b.last_line), None)
+            build = next((b for b in self.index.builds if b.place.path == path and b.place.cell == cell and b.place.line <= line <= b.last_line), None)
             return None if build is None else self._build(build, items)
         if code == "PT704":
-            kernel = self._triton_at(path, line)
+            kernel = self._triton_at(path, line, cell)
             if kernel is not None:
                 return self._triton(kernel, items)
         return None
@@ -183,38 +184,38 @@ class _Linker:
         return bool(users) and all(self._in_program(u, seen) for u in users)
 
     def _build(self, build: ExtensionBuild, items: dict[str, KernelItem]) -> KernelItem:
-        key = _slug(f"{build.place.path}-{build.place.line}-{build.builder}")
+        key = _slug(f"{build.place.path}-{'' if build.place.cell is None else f'cell{build.place.cell}-'}{build.place.line}-{build.builder}")
         if key not in items:
             name = build.name or build.builder
             if build.builder == "load_inline":
                 inline = build.inline
                 kernels = inline.kernels if inline else ()
-                items[key] = KernelItem(key, "inline", "PT702", name, build.place.path, build.place.line, inline.lines if inline else 0, kernels, kind=kind_of(kernels, name), builds=(build,))
+                items[key] = KernelItem(key, "inline", "PT702", name, build.place.path, build.place.line, inline.lines if inline else 0, kernels, kind=kind_of(kernels, name), builds=(build,), cell=build.place.cell)
             else:
                 compiled = self.index.build_sources.get((build.place.path, build.place.line), ())
                 size = sum(self.index.natives[p].lines for p in compiled if p in self.index.natives)
-                items[key] = KernelItem(key, "build", "PT701", name, build.place.path, build.place.line, size, (), kind=kind_of((), name), builds=(build,))
+                items[key] = KernelItem(key, "build", "PT701", name, build.place.path, build.place.line, size, (), kind=kind_of((), name), builds=(build,), cell=build.place.cell)
         return items[key]
 
-    def _triton_at(self, path: str, line: int) -> TritonKernel | None:
+    def _triton_at(self, path: str, line: int, cell: int | None) -> TritonKernel | None:
         kernels = self.kernels.get(path, [])
         for kernel in kernels:
-            if line in kernel.marks or kernel.first_line <= line <= kernel.place.line:
+            if kernel.place.cell == cell and (line in kernel.marks or kernel.first_line <= line <= kernel.place.line):
                 return kernel
         by_name = {k.name: k for k in kernels}
         for op in self.ops.get(path, []):
-            if op.first_line <= line <= op.place.line:
+            if op.place.cell == cell and op.first_line <= line <= op.place.line:
                 return next((by_name[n] for n in op.launches if n in by_name), None)
         for ref in self.index.references:  # wrap_triton(k) / a launch on the finding's line
-            if ref.place.path == path and ref.place.line == line and ref.name in by_name:
+            if ref.place.path == path and ref.place.cell == cell and ref.place.line == line and ref.name in by_name:
                 return by_name[ref.name]
         return None
 
     def _triton(self, kernel: TritonKernel, items: dict[str, KernelItem]) -> KernelItem:
-        key = _slug(f"{kernel.place.path}-{kernel.name}")
+        key = _slug(f"{kernel.place.path}-{'' if kernel.place.cell is None else f'cell{kernel.place.cell}-'}{kernel.name}")
         if key not in items:
             stem = posixpath.splitext(posixpath.basename(kernel.place.path))[0]
-            items[key] = KernelItem(key, "triton", "PT704", kernel.name, kernel.place.path, kernel.place.line, kernel.lines, (kernel.name,), kind=kind_of((stem,), kernel.name))
+            items[key] = KernelItem(key, "triton", "PT704", kernel.name, kernel.place.path, kernel.place.line, kernel.lines, (kernel.name,), kind=kind_of((stem,), kernel.name), cell=kernel.place.cell)
         return items[key]
 
     # -- items → Python -----------------------------------------------------------------------

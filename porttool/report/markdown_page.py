@@ -78,7 +78,8 @@ def _summary(report: PortReport) -> list[str]:
 
 def _estimate_table(name: str, estimate: Estimate) -> list[str]:
     out = [f"| {name} | count | level | each | hours |", "|---|--:|---|--:|--:|"]
-    out += [f"| {cell(t.what)} | {t.count} | {t.level.value} | {format_hours(HOURS[t.level])} | {format_hours(t.hours)} |" for t in estimate.terms if t.count]
+    rows = [f"| {cell(t.what)} | {t.count} | {t.level.value} | {format_hours(HOURS[t.level])} | {format_hours(t.hours)} |" for t in estimate.terms if t.count]
+    out += rows or ["| nothing | | | | |"]
     out += [f"| **total** | | | | **{format_effort(estimate.hours)}** |", "", f"`{name}: {estimate.formula()}`", ""]
     return out
 

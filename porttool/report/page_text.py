@@ -73,9 +73,7 @@ def item_advice(item: KernelItem, target: str) -> str:
 def item_title(item: KernelItem) -> str:
     if item.form == "cuda":
         return item.path
-    if item.form == "triton":
-        return f"{item.name} ({item.path}:{item.line})"
-    return f"{item.name} ({item.path}:{item.line})"
+    return f"{item.name} ({where(Place(item.path, item.line, cell=item.cell))})"
 
 
 def item_reach(item: KernelItem) -> str:

@@ -426,3 +426,20 @@ def test_scan_does_not_import_the_report_page(tmp_path):
         "assert not loaded, loaded\n" % str(tmp_path)
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_a_notebooks_kernels_are_placed_by_cell(tmp_path, monkeypatch, registry):
+    cells = [
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ["import triton\n", "\n", "@triton.jit\n", "def add_kernel(x, n):\n", "    pass\n"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ["import torch\n", "\n", "@triton.jit\n", "def other_kernel(x, n):\n", "    pass\n"]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": ["x = torch.ones(4)\n", "add_kernel[(1,)](x, 4)\n"]},
+    ]
+    (tmp_path / "demo.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    monkeypatch.chdir(tmp_path)
+    report = _collect(registry, ["neuron"])
+    items = {i.name: i for i in report.triage.items}
+    # the two kernels sit on the same lines of different cells: each PT704 finds its own kernel
+    assert (items["add_kernel"].cell, items["add_kernel"].line) == (0, 4) and (items["other_kernel"].cell, items["other_kernel"].line) == (1, 4)
+    assert [f.cell for f in items["add_kernel"].findings] == [0] and [f.cell for f in items["other_kernel"].findings] == [1]
+    assert [(h.place.cell, h.place.line, h.kind) for h in items["add_kernel"].hops] == [(2, 2, "launch")]
+    assert "demo.ipynb:cell 1:4" in markdown_page.page(report)
