@@ -434,7 +434,7 @@ def report(
         from porttool.report.port_report import collect
 
         targets = list(TARGETS) if all_targets else [settings.target]
-        page = collect(paths, settings, registry, targets, version=__version__, jobs=jobs)
+        page = collect(paths, settings, registry, targets, version=__version__, jobs=jobs, progress=_progress_bar)
         if fmt is PageFmt.html:
             from porttool.report.html_page import render as render_page
         else:

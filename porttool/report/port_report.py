@@ -8,8 +8,9 @@ per target: a finding's status is per target, and the page's counts are the scan
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from porttool.model import FileResult, Finding
 from porttool.report.kernel_triage import build_triage
@@ -22,8 +23,8 @@ from porttool.scan.run import scan_results
 from porttool.settings import Settings
 
 
-def scan_target(paths: Sequence[Path], settings: Settings, registry: Registry, target: str, root: str, jobs: int | None) -> list[FileResult]:
-    with scan_results(paths, settings.merged(target=target), registry, root, jobs=jobs, ordered=True) as results:
+def scan_target(paths: Sequence[Path], settings: Settings, registry: Registry, target: str, root: str, jobs: int | None, progress: Callable[[int], Any] | None = None) -> list[FileResult]:
+    with scan_results(paths, settings.merged(target=target), registry, root, jobs=jobs, ordered=True, progress=progress) as results:
         return list(results)
 
 
@@ -36,9 +37,10 @@ def native_files(paths: Sequence[Path], settings: Settings, root: str) -> list[s
     return sorted(found)
 
 
-def collect(paths: Sequence[Path], settings: Settings, registry: Registry, targets: Sequence[str], *, version: str, jobs: int | None = None) -> PortReport:
+def collect(paths: Sequence[Path], settings: Settings, registry: Registry, targets: Sequence[str], *, version: str, jobs: int | None = None, progress: Callable[[int], Any] | None = None) -> PortReport:
+    """`progress` is `scan_results`'s progress display factory (a bar per target's scan in a terminal)."""
     root = os.getcwd()
-    results_by_target = {t: scan_target(paths, settings, registry, t, root, jobs) for t in targets}
+    results_by_target = {t: scan_target(paths, settings, registry, t, root, jobs, progress) for t in targets}
     primary = settings.target if settings.target in results_by_target else targets[0]
     results = results_by_target[primary]
     python = [r.path for r in results if r.path.endswith(PYTHON_SUFFIXES)]
