@@ -392,6 +392,73 @@ def check(
     raise typer.Exit(EXIT_CLEAN if passed else EXIT_FINDINGS)
 
 
+class PageFmt(str, Enum):
+    html = "html"
+    markdown = "markdown"
+
+
+_PAGE_SUFFIXES = {".html": PageFmt.html, ".htm": PageFmt.html, ".md": PageFmt.markdown, ".markdown": PageFmt.markdown}
+
+
+@app.command()
+def report(
+    paths: Optional[List[Path]] = PathsArg,
+    target: Optional[Target] = TargetOpt,
+    all_targets: bool = typer.Option(False, "--all-targets", help="Report every target (the page switches between them)."),
+    output_file: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report here (report.html, report.md); default stdout."),
+    page_format: Optional[PageFmt] = typer.Option(None, "--format", help="html (a self-contained page, the default) or markdown (for a PR or issue); default from the -o suffix."),
+    select: List[str] = SelectOpt,
+    ignore: List[str] = IgnoreOpt,
+    rules_dir: List[Path] = RulesDirOpt,
+    config: Optional[Path] = ConfigOpt,
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Scan every file afresh; neither read nor write the result cache."),
+) -> None:
+    """A porting report: scores and effort estimates per target, a heat map, the findings grouped by
+    the work they ask, and the custom kernels linked to the Python that reaches them."""
+    with _errors_to_exit_codes():
+        if all_targets and target is not None:
+            raise UsageError("--target and --all-targets exclude each other")
+        fmt = page_format or (_PAGE_SUFFIXES.get(output_file.suffix.lower()) if output_file is not None else None) or PageFmt.html
+        if page_format is not None and output_file is not None and _PAGE_SUFFIXES.get(output_file.suffix.lower(), page_format) is not page_format:
+            raise UsageError(f"--format {page_format.value} does not match the file name {output_file}")
+        if output_file is None and fmt is PageFmt.html and sys.stdout.isatty():
+            raise UsageError("the HTML report is a page, not terminal text: write it with -o report.html (or use --format markdown)")
+        paths = list(paths or [Path(".")])
+        missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+        if missing:
+            raise UsageError(f"no such file or directory: {', '.join(str(p) for p in missing)}")
+        settings, registry, _ = _load(paths, target, select, ignore, rules_dir, config, cache=not no_cache)
+        if no_cache:
+            settings = settings.merged(cache=False)
+        from porttool.report.port_report import collect
+
+        targets = list(TARGETS) if all_targets else [settings.target]
+        page = collect(paths, settings, registry, targets, version=__version__, jobs=jobs, progress=_progress_bar)
+        if fmt is PageFmt.html:
+            from porttool.report.html_page import render as render_page
+        else:
+            from porttool.report.markdown_page import render as render_page
+        if output_file is None:
+            render_page(page, sys.stdout)
+            sys.stdout.flush()
+        else:
+            from porttool.atomic_write import report_writer
+
+            try:
+                with report_writer(output_file) as stream:
+                    render_page(page, stream)  # type: ignore[arg-type]  # (a text-mode file)
+            except OSError as exc:
+                raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}")
+        view = page.views[page.primary]
+        where = f"wrote {output_file}" if output_file is not None else "report on stdout"
+        sys.stderr.write(
+            f"porttool report: {where} ({fmt.value}; {page.files_scanned} files; target {page.primary}: "
+            f"{int(view.overall['sites'])} findings, Python port {float(view.python['score']):.1f}% fixable, "
+            f"{len(page.triage.for_target(page.primary))} kernel items)\n"
+        )
+
+
 class RulesFmt(str, Enum):
     table = "table"
     json = "json"

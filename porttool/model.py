@@ -31,6 +31,17 @@ class Action(str, Enum):
     KEEP = "keep"
 
 
+class Effort(str, Enum):
+    """How much manual work one site of a rule needs where a person must act (SYCLomatic's levels):
+    `low` minutes (check and apply a known replacement), `medium` hours (a replacement that needs
+    understanding of the code around it), `high` a rewrite (no equivalent on the target: a kernel,
+    a CUDA-only library)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
 class Applicability(str, Enum):
     SAFE = "safe"
     UNSAFE = "unsafe"
@@ -58,6 +69,7 @@ class TargetFix:
     handler: str | None = None
     imports: tuple[str, ...] = ()
     severity: Severity | None = None
+    effort: Effort | None = None  # per-target override of the rule's effort
 
     @property
     def status(self) -> FixStatus:
@@ -90,6 +102,7 @@ class Rule:
     known_problems: str = ""
     references: tuple[str, ...] = ()
     source: str = ""  # the rule file, for messages
+    effort: Effort = Effort.MEDIUM  # the manual work per site (rule files set it; see docs/rule-format.md)
 
     @property
     def family(self) -> str:
@@ -100,6 +113,9 @@ class Rule:
 
     def severity_for(self, target: str) -> Severity:
         return self.fixes[target].severity or self.severity
+
+    def effort_for(self, target: str) -> Effort:
+        return self.fixes[target].effort or self.effort
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from porttool.model import (
     TARGETS,
     Action,
     Applicability,
+    Effort,
     Example,
     Rule,
     Severity,
@@ -43,7 +44,7 @@ FAMILIES = {
 
 
 TOP_KEYS_REQUIRED = {"code", "name", "summary", "why", "severity", "match", "fix", "examples", "valid"}
-TOP_KEYS_OPTIONAL = {"message", "known_problems", "references"}
+TOP_KEYS_OPTIONAL = {"message", "known_problems", "references", "effort"}
 
 
 FIX_KEYS = {
@@ -56,6 +57,7 @@ FIX_KEYS = {
     "handler",
     "imports",
     "severity",
+    "effort",
 }
 
 
@@ -172,6 +174,7 @@ def _parse_fix(raw: Any, source: str, key: str) -> TargetFix:
         sev = Severity(severity) if severity is not None else None
     except ValueError:
         raise RuleError(source, f"{key}.severity", "must be error, warning or info")
+    effort = _effort(raw.get("effort"), source, f"{key}.effort") if "effort" in raw else None
     return TargetFix(
         action=action,
         applicability=applicability,
@@ -182,7 +185,15 @@ def _parse_fix(raw: Any, source: str, key: str) -> TargetFix:
         handler=handler,
         imports=imports,
         severity=sev,
+        effort=effort,
     )
+
+
+def _effort(value: Any, source: str, key: str) -> Effort:
+    try:
+        return Effort(value)
+    except ValueError:
+        raise RuleError(source, key, "must be low, medium or high (the manual work per site: minutes, hours, a rewrite)")
 
 
 def _validate_match(match: Any, source: str) -> dict[str, Any]:
@@ -245,6 +256,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         severity = Severity(data["severity"])
     except ValueError:
         raise RuleError(source, "severity", "must be error, warning or info")
+    effort = _effort(data["effort"], source, "effort") if "effort" in data else Effort.MEDIUM
     match = _validate_match(data["match"], source)
     fix_table = data["fix"]
     _require(isinstance(fix_table, dict), source, "fix", "must be a table of targets")
@@ -314,6 +326,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         known_problems=data.get("known_problems", "").strip(),
         references=tuple(refs),
         source=source,
+        effort=effort,
     )
 
 
