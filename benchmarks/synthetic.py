@@ -5,7 +5,13 @@ About one file in four is CUDA-heavy training/inference code (device strings, `.
 data and utility code that mentions `torch` and `device` but nothing CUDA-specific. Every file's
 text differs (names and constants carry its index), so a content-hash cache sees N distinct files.
 
-    python benchmarks/synthetic.py OUT_DIR N
+The `library` shape stands for a large model library (the 1.03 M-line diffusion library of
+../shared/PERFORMANCE_NOTES.md): two files in seven are CUDA code, one in fourteen holds only
+hints (`.item()` in a loop, `torch.float64`), and the rest are long library modules full of what
+only looks like a trigger — `.items()`, `device=device`, `numpy`, `download`, `loader`, "where"
+in docstrings, `half`, `compile` in names — which a scan must reject without parsing.
+
+    python benchmarks/synthetic.py OUT_DIR N [project|library]
 """
 
 from __future__ import annotations
@@ -130,26 +136,80 @@ def count_parameters_{i}(model: nn.Module) -> int:
 '''
 
 
+LIBRARY_BLOCK = '''
+
+class Pipeline{i}x{j}:
+    """A pipeline stage, where `x` is the latent and `t` the timestep; half of the work is here."""
+
+    def __init__(self, config: dict, device: str = "cpu") -> None:
+        self.config = {{k: v for k, v in config.items() if not k.startswith("_")}}
+        self.device = device
+        self.loader = None
+
+    def download_{j}(self, url: str, cache: str) -> str:
+        """Download the weights where the cache says; compile the list of files to load."""
+        files = [name for name, size in sorted(self.config.items()) if size]
+        return cache + "/" + url.rsplit("/", 1)[-1] + str(len(files))
+
+    def forward_{j}(self, latents: torch.Tensor, scale: float = {scale}) -> torch.Tensor:
+        noise = torch.randn(latents.shape, generator=None, device=self.device, dtype=latents.dtype)
+        weights = np.linspace(0.0, 1.0, num={steps}, dtype=np.float32)
+        for step, weight in enumerate(list(weights)):
+            latents = latents * (1 - weight) + noise * weight * scale
+        return latents.to(device=self.device)
+'''
+
+LIBRARY_HEAD = '''"""Library module {i}: schedulers and pipelines, the same on every device."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+'''
+
+HINT_FILE = '''"""Evaluation helpers {i}: host reads in loops and float64 accumulators."""
+import torch
+
+
+def evaluate_{i}(model, batches):
+    total = torch.zeros((), dtype=torch.float64)
+    for x, y in batches:
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        total += loss.item()
+    return total / {every}
+'''
+
+
+def library_text(i: int) -> str:
+    if i % 7 in (0, 1):
+        return file_text(0 if i % 7 == 0 else 4 * i)
+    if i % 14 == 2:
+        return HINT_FILE.format(i=i, every=1 + i % 50)
+    blocks = "".join(LIBRARY_BLOCK.format(i=i, j=j, scale=1 + (i + j) % 9, steps=10 + (i * j) % 90) for j in range(12))
+    return LIBRARY_HEAD.format(i=i) + blocks
+
+
 def file_text(i: int) -> str:
     if i % 4 == 0:
         return CUDA_FILE.format(i=i, gpu=i % 8, width=64 + i % 512, world=1 + i % 16, steps=100 + i % 900, every=1 + i % 50)
     return PLAIN_FILE.format(i=i, width=128 + i % 1024, depth=1 + i % 24, drop=i % 10, vocab=1000 + i)
 
 
-def generate(out: Path, count: int) -> tuple[int, int]:
+def generate(out: Path, count: int, shape: str = "project") -> tuple[int, int]:
     """Write `count` files under `out` (100 per package folder); returns (files, lines)."""
+    text_of = library_text if shape == "library" else file_text
     lines = 0
     for i in range(count):
         folder = out / f"pkg{i // 100:04d}"
         if i % 100 == 0:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "__init__.py").write_text("")
-        text = file_text(i)
+        text = text_of(i)
         (folder / f"mod{i:06d}.py").write_text(text)
         lines += text.count("\n")
     return count + (count + 99) // 100, lines
 
 
 if __name__ == "__main__":
-    files, lines = generate(Path(sys.argv[1]), int(sys.argv[2]))
+    files, lines = generate(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "project")
     print(f"{files} files, {lines} lines")

@@ -58,7 +58,7 @@ def _err(message: str) -> None:
 
 @contextmanager
 def _errors_to_exit_codes() -> Iterator[None]:
-    from porttool.ruleset.schema import RuleError
+    from porttool.ruleset import RuleError
     from porttool.settings import ConfigError
 
     try:

@@ -23,6 +23,7 @@ from porttool.model import (
     Severity,
     TargetFix,
 )
+from porttool.ruleset import RuleError
 
 
 CODE_RE = re.compile(r"^PT\d{3}$")
@@ -81,14 +82,6 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "identifier": ({"pattern"}, set()),
     "string": ({"values"}, set()),
 }
-
-
-class RuleError(Exception):
-    """A rule file is invalid. The message names the file and the key."""
-
-    def __init__(self, source: str, key: str, problem: str) -> None:
-        super().__init__(f"{source}: {key}: {problem}")
-        self.source, self.key, self.problem = source, key, problem
 
 
 def _require(cond: bool, source: str, key: str, problem: str) -> None:

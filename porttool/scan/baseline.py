@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from porttool.model import Finding, ScanReport
-from porttool.atomic_write import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -117,6 +116,8 @@ def write(path: Path, findings: Sequence[Finding], scanned: Iterable[str], cwd: 
         scanned_files = {relative_file(p, cwd, root) for p in scanned}
         entries += [e for e in load(path) if e.file not in scanned_files and (root / e.file).exists()]
     try:
+        from porttool.atomic_write import write_atomic  # (tempfile: only when a baseline is written)
+
         write_atomic(path, render(entries).encode("utf-8"))
     except OSError as exc:
         raise BaselineError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc

@@ -6,7 +6,6 @@ scanned when discovery would have scanned it anyway.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 
@@ -15,6 +14,8 @@ class ChangedFilesError(Exception):
 
 
 def _git(args: list[str], cwd: Path) -> str:
+    import subprocess  # (only with --changed-since: every scan imports this module)
+
     try:
         out = subprocess.run(["git", *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=120)
     except FileNotFoundError:

@@ -11,10 +11,12 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from porttool.ruleset.registry import Registry
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -48,6 +50,8 @@ class Candidate:
 
 
 def _spec(patterns: Sequence[str]) -> pathspec.PathSpec:
+    import pathspec  # only when a folder is walked: a pre-commit run names its files (~8 ms of start-up)
+
     return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
@@ -67,13 +71,15 @@ def discover(
 ) -> Iterator[Candidate]:
     """Yield the files to scan, each once, in a stable order."""
     suffixes = tuple(PYTHON_SUFFIXES) + tuple(extra_suffixes)
-    exclude_spec = _spec([*DEFAULT_EXCLUDES, *excludes])
+    exclude_spec: pathspec.PathSpec | None = None
     # Keys are strings (what `Path.absolute()` gives, as text): at 100k files a set of absolute
     # `Path` objects alone takes ~45 MB, strings a fifth of that.
     cwd = os.getcwd()
     seen: set[str] = set()
     for given in paths:
         if given.is_dir():
+            if exclude_spec is None:
+                exclude_spec = _spec([*DEFAULT_EXCLUDES, *excludes])
             for path in _walk(given, suffixes, exclude_spec, respect_gitignore):
                 key = os.path.join(cwd, os.fspath(path))
                 if key not in seen:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from porttool.model import Rule
 from porttool.ruleset.registry import Registry
 from porttool.scan.import_table import ImportTable, line_numbers
+from porttool.scan.prefilter import LineNeedles, Prefilter
 
 
 @dataclass
@@ -36,9 +37,8 @@ class CompiledRules:
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     triggers: set[str] = field(default_factory=set)
-    prefilter: re.Pattern[str] | None = None
-    line_words: tuple[str, ...] = ()  # lower-case words, one on every line a site can be on (`relevant_lines`)
-    line_word: re.Pattern[str] | None = None  # any of them, for short strings (names)
+    prefilter: Prefilter | None = None
+    line_needles: LineNeedles | None = None  # one of them is on a line of every statement that holds a site
 
     @classmethod
     def build(cls, registry: Registry) -> CompiledRules:
@@ -91,22 +91,13 @@ class CompiledRules:
                 for value in m["values"]:
                     c.strings[str(value)].append(rule)
                     c.triggers.add(str(value))
-        alternatives = [re.escape(t) for t in sorted(c.triggers) if t]
-        c.prefilter = re.compile("|".join(alternatives)) if alternatives else None
-        # Words on every line a site can be on: the triggers in any case (identifier rules ignore
-        # case), and for environment-variable keys the os.environ/getenv spellings they sit in.
-        lowered = {t.lower() for t in c.triggers if t}
-        if c.environs:
-            lowered |= {"environ", "getenv", "putenv", "unsetenv"}
-        c.line_words = tuple(sorted(w for w in lowered if not any(o != w and o in w for o in lowered)))
-        c.line_word = re.compile("|".join(map(re.escape, c.line_words))) if c.line_words else None
+        c.prefilter = Prefilter(registry)
+        c.line_needles = LineNeedles(registry)
         return c
 
     def may_match(self, text: str) -> bool:
-        """The cheap text prefilter: can this source produce any site at all?"""
-        if self.prefilter is not None and self.prefilter.search(text) is not None:
-            return True
-        return any(p.search(text) for p, _ in self.environs)
+        """The cheap text prefilter: can this source produce any site at all? (scan/prefilter.py)"""
+        return self.prefilter is None or self.prefilter.may_match(text)
 
     def file_rules(self, filename: str) -> list[Rule]:
         return [rule for globs, rule in self.files if any(fnmatch.fnmatch(filename, g) for g in globs)]
@@ -123,25 +114,20 @@ def _trigger_of(qualified: str) -> str:
 def relevant_lines(source: str, rules: CompiledRules, imports: ImportTable) -> list[int] | None:
     """The sorted numbers of the lines a site can be on, or None for every line.
 
-    Every site's text spells a trigger word (`cuda`, `pin_memory`, `environ`...), except where an
-    import gave a trigger-named object another name (`from torch import cuda as c`, `import
-    torch.cuda.amp as amp`): those local names count as triggers too. Over-inclusion (a trigger in
-    a comment or a string) only costs time; the scan's results never depend on it.
+    Every statement that holds a site spells one of the rules' line needles (scan/prefilter.py:
+    `.item` as an attribute, `float64` as a word, `cuda` anywhere, `device=0`...), except where an
+    import gave the object another name (`from torch import cuda as c`, `import torch.cuda.amp as
+    amp`): those local names count too. Over-inclusion (a needle in a comment or a string) only
+    costs time; the scan's results never depend on it.
     """
-    words, any_word = rules.line_words, rules.line_word
-    if not words or any_word is None:
+    needles = rules.line_needles
+    if needles is None:
         return None
-    lowered = source.lower()
-    if len(lowered) != len(source):
-        return None  # a character whose lower case is longer: offsets would shift; visit everything
-    starts: list[int] = []
-    for word in words:  # str.find per word: far faster than one regex alternation over the text
-        at = lowered.find(word)
-        while at != -1:
-            starts.append(at)
-            at = lowered.find(word, at + 1)
-    hidden = [local for local, qualified in imports.aliases.items() if any_word.search(qualified.lower()) and not any_word.search(local.lower())]
+    starts = needles.offsets(source)
+    if starts is None:
+        return None
+    hidden = [local for local, qualified in imports.aliases.items() if needles.hides(local, qualified)]
     if hidden:
         starts += [m.start() for m in re.finditer(r"\b(?:%s)\b" % "|".join(map(re.escape, hidden)), source)]
-    starts.sort()
+        starts.sort()
     return line_numbers(source, starts)

@@ -1,0 +1,143 @@
+"""The text prefilter (porttool/scan/prefilter.py) decides, without parsing, that a file holds no
+site. It may let through files without sites (that only costs time); it must never reject a file
+that holds one. Every test here checks that promise against the full scan of the parsed file."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import given, settings
+
+from porttool.ruleset.registry import load_registry
+from porttool.scan import prefilter as prefilter_module
+from porttool.scan.matcher import scan_tree
+from porttool.scan.prefilter import Prefilter
+from porttool.scan.rule_index import CompiledRules
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRY = load_registry()
+RULES = CompiledRules.build(REGISTRY)
+
+
+def sites_without_prefilter(source: str) -> list:
+    return scan_tree(source, ast.parse(source), RULES)
+
+
+def assert_kept(source: str, rules: CompiledRules = RULES) -> bool:
+    """The prefilter keeps `source` if it holds a site; returns whether it holds one."""
+    sites = sites_without_prefilter(source)
+    if sites:
+        assert rules.may_match(source), f"rejected a file with {[s.code for s in sites]}:\n{source}"
+    return bool(sites)
+
+
+KEPT = {
+    "method call": "for b in batches:\n    v = b.item()\n",
+    "spaces around the dot": "for b in batches:\n    v = b . item ()\n",
+    "dot, comment and newline before the name": "for b in batches:\n    v = (b.  # the loss\n         # as a float\n         item())\n",
+    "backslash continuation": "for b in batches:\n    v = b.\\\n        item()\n",
+    "aliased torch": "import torch as th\nx = th.zeros(3, dtype=th.float64)\n",
+    "imported function": "from torch import nonzero as nz\ny = nz(x)\n",
+    "cuda in a string": "import torch\nm = torch.load('w.pt', map_location='cuda:0')\n",
+    "upper-case switch": "USE_CUDA = True\n",
+    "mixed-case switch": "Use_Cuda = True\n",
+    "environment key": "import os\nos.environ['CUDA_VISIBLE_DEVICES'] = '0'\n",
+    "environment alias": "from os import environ as env\nenv['NCCL_DEBUG'] = 'INFO'\n",
+    "integer device with a comment": "import torch\nx = torch.zeros(2, device=  # first card\n    0)\n",
+    "positional backend": "import torch.distributed as dist\ndist.init_process_group('nccl')\n",
+    "compile mode": "import torch\nm = torch.compile(m, mode='reduce-overhead')\n",
+    "pin_memory keyword": "from torch.utils.data import DataLoader\ndl = DataLoader(ds, pin_memory=True)\n",
+    "triton": "import triton\n@triton.jit\ndef k(x):\n    pass\n",
+    "name imported in parentheses": "import torch\nfrom torch import (\n    nn,\n    where as pick,\n)\ny = pick(mask)\n",
+    "module alias reference": "import torch.cuda as tc\nn = tc.device_count()\n",
+    "import continued with a backslash": "from torch \\\n    import compile as c\nm = c(m, mode='reduce-overhead')\n",
+    "module imported with spaces": "from xformers . ops import memory_efficient_attention\n",
+    "module imported among others": "import os, xformers\n",
+    "module imported by name": "import importlib\nxf = importlib.import_module('xformers.ops')\n",
+}
+
+REJECTED = {
+    "dict items": "for k, v in d.items():\n    print(k, v)\n",
+    "numpy module": "import numpy as np\nfor i in range(3):\n    a = np.zeros(3)\n",
+    "download and loader": "def download(url):\n    loader = make_loader(url)\n    return loader\n",
+    "prose": '"""Where x is the input, the device count and the half of it."""\n',
+    "a device variable": "device = 'cpu'\nx = f(device=device)\n",
+    "plain torch": "import torch\nx = torch.zeros(3, device='cpu') + 1\n",
+    "qualified names in prose": 'import torch\n"""Returns where the mask holds; compile it first; float64 is slow."""\n',
+    "a library named in a string": "import torch\nNOTE = 'install xformers or bitsandbytes for speed'\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEPT))
+def test_files_with_sites_are_kept(name: str) -> None:
+    assert assert_kept(KEPT[name]), f"{name}: the case must hold a site for the check to mean anything"
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_lookalikes_without_sites_are_rejected(name: str) -> None:
+    source = REJECTED[name]
+    assert not sites_without_prefilter(source)
+    assert not RULES.may_match(source), f"{name}: parsed although nothing can match"
+
+
+def _repository_sources() -> list[Path]:
+    roots = [ROOT / "sample_models", ROOT / "tests" / "fixtures", ROOT / "tests" / "realistic", ROOT / "porttool", ROOT / "benchmarks"]
+    return sorted(p for root in roots for p in root.rglob("*.py"))
+
+
+def test_every_repository_source_with_sites_is_kept() -> None:
+    compared = with_sites = 0
+    for path in _repository_sources():
+        source = path.read_text(encoding="utf-8")
+        try:
+            with_sites += assert_kept(source)
+        except SyntaxError:
+            continue
+        compared += 1
+    assert compared > 50 and with_sites > 20
+
+
+def test_every_rule_example_is_kept() -> None:
+    checked = 0
+    for rule in REGISTRY:
+        for example in rule.examples:
+            try:
+                checked += assert_kept(example.before)
+            except SyntaxError:
+                continue
+    assert checked > 60
+
+
+def test_the_check_fails_when_a_needle_is_wrong(monkeypatch) -> None:
+    """The checks above can fail: a prefilter that looks for `.items` instead of `.item` rejects
+    a file whose `.item()` the scan reports."""
+    real = prefilter_module.alternatives_of
+
+    def wrong(rule):  # type: ignore[no-untyped-def]
+        return [tuple(prefilter_module.Needle(n.kind, "items" if n.value == "item" else n.value) for n in alt) for alt in real(rule)]
+
+    monkeypatch.setattr(prefilter_module, "alternatives_of", wrong)
+    broken = CompiledRules.build(REGISTRY)
+    broken.prefilter = Prefilter(REGISTRY)
+    with pytest.raises(AssertionError, match="rejected a file"):
+        assert_kept(KEPT["method call"], broken)
+
+
+SNIPPETS = sorted({e.before.strip() + "\n" for rule in REGISTRY for e in rule.examples})
+FILLER = st.sampled_from(["x = 1\n", "for k, v in d.items():\n    pass\n", "import numpy as np\n", "# cuda in a comment\n", "s = 'no device here'\n", "def download(u):\n    return u\n"])
+
+
+@settings(max_examples=int(os.environ.get("PORTTOOL_PREFILTER_EXAMPLES", "150")), deadline=None)
+@given(parts=st.lists(st.one_of(st.sampled_from(SNIPPETS), FILLER), min_size=1, max_size=6), indent=st.booleans())
+def test_spliced_rule_examples_are_kept(parts: list[str], indent: bool) -> None:
+    body = "".join(parts)
+    source = "def wrapper():\n" + "".join("    " + line + "\n" for line in body.splitlines()) if indent else body
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return
+    assert_kept(source)
