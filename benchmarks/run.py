@@ -9,12 +9,17 @@ and every worker it waited for, from `os.wait4`) and peak RSS (the largest singl
 tree) are recorded. Ratios are computed within one run, because these machines are noisy.
 
 Corpora: (a) the Python sources of the installed torch package, copied to a temp dir; (b)
-synthetic CUDA projects of N files (benchmarks/synthetic.py). Measures: the grep floor
+synthetic CUDA projects of N files (benchmarks/synthetic.py); (c) synthetic *library* corpora
+(`--library-sizes`: long modules, two files in seven CUDA code, the rest mostly text that only
+looks like a trigger, as in a large model library); (d) with `--large-repo PATH`, a real
+repository you fetched (e.g. a clone of huggingface/diffusers: 2,089 files, 1.03 M lines),
+copied to a temp dir. Measures: the grep floor
 (`grep -rlE 'cuda|nccl|cudnn'`), cold scan (empty cache), warm scan (unchanged tree), scans with
 `-j 1` and `-j 2` (no cache), `porttool rewrite` (diff only), a single-file scan as pre-commit
 runs it (interpreter start-up included; median of N) with an import check, TorchFix 0.7.0 (in
-its own venv, installed on first use) on a subset of the torch corpus compared with porttool on
-exactly that subset, and the CPU-mock overhead (benchmarks/mock_overhead.py).
+its own venv, installed on first use) on a subset of the torch corpus, of the library corpus
+and of the large repository, each compared with porttool on exactly that subset, a pre-commit
+scan of a changed 2,000-line file, and the CPU-mock overhead (benchmarks/mock_overhead.py).
 
 Nothing here is part of the test suite's pass/fail (tests/test_benchmarks_smoke.py only checks
 that the harness runs).
@@ -209,6 +214,15 @@ class Harness:
             dest = self.work / f"corpus-synthetic-{size}" / "project"
             generate(dest, size)
             found.append((f"synthetic-{size}", dest))
+        for size in self.args.library_sizes:
+            dest = self.work / f"corpus-library-{size}" / "library"
+            generate(dest, size, "library")
+            found.append((f"library-{size}", dest))
+        if self.args.large_repo is not None:
+            source = self.args.large_repo.resolve()
+            dest = self.work / "corpus-large" / source.name
+            copy_files(python_files(source), source, dest)
+            found.append((f"repo {source.name}", dest))
         return found
 
     # measures ------------------------------------------------------------------------------------
@@ -268,22 +282,47 @@ class Harness:
         heavy = sorted(m for m in HEAVY_MODULES if m in modules)
         self.add("single file", "modules imported", 1, lines, None, "heavy: " + (", ".join(heavy) or "none"), heavy_imports=heavy)
 
-    def torchfix(self, corpus: Path | None) -> None:
+    def single_large_file(self) -> None:
+        """A pre-commit run on a 2,000-line file that just changed: a cache miss every time (each
+        run edits a comment), interpreter start-up and the rule-set cache included."""
+        folder = self.work / "single-large"
+        folder.mkdir(exist_ok=True)
+        parts: list[str] = []
+        i = 0
+        while sum(p.count("\n") for p in parts) < 2000:
+            parts.append(file_text(4 * i))
+            i += 1
+        text = "\n\n".join(parts)
+        script = folder / "train.py"
+        env = dict(self.env, PORTTOOL_CACHE_DIR=str(self.work / "cache-single-large"))
+        command = [*self.hook, "scan", "--output-format", "concise", "train.py"]
+        runs = []
+        for n in range(self.args.single_runs + 1):
+            script.write_text(text + f"\n# edit {n}\n")
+            run = measure(command, cwd=folder, env=env)
+            if n:  # (the first run fills the OS file cache and the rule-set cache)
+                runs.append(run)
+        median = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+        lines = script.read_text().count("\n")
+        self.add("single file", "pre-commit scan, changed 2,000-line file (median)", 1, lines, median, f"median of {len(runs)}; min {min(r.wall_s for r in runs):.3f}s", walls=[round(r.wall_s, 3) for r in runs])
+
+    def torchfix(self, name: str, corpus: Path | None, size: int) -> None:
+        """TorchFix and porttool (no cache) on the same evenly spread subset of a corpus."""
         if self.args.skip_torchfix:
-            self.notes.append("TorchFix skipped (--skip-torchfix)")
+            self.notes.append(f"TorchFix skipped on {name} (--skip-torchfix)")
             return
         if corpus is None:
-            self.add("torchfix subset", "TorchFix 0.7.0", 0, 0, None, "no torch corpus to compare on")
+            self.add(f"{name} subset", "TorchFix 0.7.0", 0, 0, None, f"no {name} corpus to compare on")
             return
         executable = self.torchfix_executable()
         everything = python_files(corpus)
-        step = max(1, len(everything) // self.args.torchfix_files)
-        subset = everything[::step][: self.args.torchfix_files]
-        dest = self.work / "corpus-torchfix" / "subset"
+        step = max(1, len(everything) // size)
+        subset = everything[::step][:size]
+        dest = self.work / f"corpus-torchfix-{name.replace(' ', '-')}" / "subset"
         copy_files(subset, corpus, dest)
         lines = count_lines(subset)
-        label = f"torch subset ({len(subset)} of {len(everything)} files, every {step}th)"
-        env = dict(self.env, PORTTOOL_CACHE_DIR=str(self.work / "cache-torchfix"))
+        label = f"{name} subset ({len(subset)} of {len(everything)} files, every {step}th)"
+        env = dict(self.env, PORTTOOL_CACHE_DIR=str(self.work / f"cache-torchfix-{name.replace(' ', '-')}"))
         ours = measure([*self.porttool, "scan", "subset", "--no-cache", "-f", "json", "-o", "porttool.json", "--exit-zero"], cwd=dest.parent, env=env)
         self.add(label, "porttool scan (no cache)", len(subset), lines, ours)
         if isinstance(executable, str):
@@ -341,13 +380,17 @@ def targets(rows: list[Row], sizes: list[int]) -> list[dict]:
         met = None if value is None else (value <= limit if better == "<=" else value >= limit)
         out.append({"target": name, "value": None if value is None else round(value, 3), "limit": f"{better} {limit}{unit}", "met": met})
 
-    ours, theirs = find(rows, "torch subset", "porttool scan (no cache)"), find(rows, "torch subset", "TorchFix 0.7.0")
-    check("scan CPU: TorchFix / porttool (same files)", theirs.cpu_s / ours.cpu_s if ours and theirs else None, 100, ">=", "x")
+    compared = sorted({r.corpus for r in rows if r.measure == "TorchFix 0.7.0"})
+    for corpus in compared or ["torch subset"]:
+        ours, theirs = find(rows, corpus, "porttool scan (no cache)"), find(rows, corpus, "TorchFix 0.7.0")
+        check(f"scan CPU: TorchFix / porttool, {corpus.split(' (')[0]}", theirs.cpu_s / ours.cpu_s if ours and theirs else None, 100, ">=", "x")
     single = find(rows, "single file", "pre-commit scan (median)")
     check("single-file scan wall (start-up incl.)", single.wall_s if single else None, 0.3, "<=", " s")
+    large = find(rows, "single file", "pre-commit scan, changed 2,000-line file (median)")
+    check("pre-commit scan of a changed 2,000-line file, wall", large.wall_s if large else None, 0.15, "<=", " s")
     imports = next((r for r in rows if r.measure == "modules imported"), None)
     out.append({"target": "single-file scan imports no torch/libcst/rich", "value": imports.extra["heavy_imports"] if imports else None, "limit": "none", "met": None if imports is None else not imports.extra["heavy_imports"]})
-    for corpus in ["torch", *[f"synthetic-{s}" for s in sizes]]:
+    for corpus in ["torch", *[f"synthetic-{s}" for s in sizes], *sorted({r.corpus for r in rows if r.corpus.startswith(("library-", "repo "))})]:
         cold, warm = find(rows, corpus, "scan cold (cache empty)"), find(rows, corpus, "scan warm (unchanged)")
         if cold and warm and cold.corpus == corpus:
             check(f"{corpus}: warm / cold scan CPU", warm.cpu_s / cold.cpu_s, 0.1, "<=", "")
@@ -434,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-torch", action="store_true", help="no torch-package corpus")
     parser.add_argument("--torch-files", type=int, default=0, help="only the first N files of the torch package (0 = all)")
     parser.add_argument("--skip-torchfix", action="store_true")
-    parser.add_argument("--torchfix-files", type=int, default=150, help="size of the torch subset TorchFix and porttool both scan")
+    parser.add_argument("--torchfix-files", type=int, default=150, help="size of the subset of each corpus TorchFix and porttool both scan")
+    parser.add_argument("--library-sizes", default="2000", help="synthetic library corpus sizes in files (comma-separated; empty: none)")
+    parser.add_argument("--large-repo", type=Path, help="a real repository to measure as a corpus too (a clone you fetched)")
     parser.add_argument("--torchfix-timeout", type=float, default=1800)
     parser.add_argument("--skip-mock", action="store_true")
     parser.add_argument("--mock-steps", type=int, default=300)
@@ -449,9 +494,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(markdown(json.loads(args.markdown.read_text())))
         return 0
     args.sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    args.library_sizes = [int(s) for s in str(args.library_sizes).split(",") if s.strip()]
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.quick:
         args.sizes, args.skip_torch, args.skip_torchfix, args.skip_mock = [16], True, True, True
+        args.library_sizes, args.large_repo = [14], None
         args.single_runs = 1
     work = args.keep or Path(tempfile.mkdtemp(prefix="porttool-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -462,7 +509,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in corpora:
             harness.corpus_measures(name, path)
         harness.single_file()
-        harness.torchfix(torch_corpus)
+        harness.single_large_file()
+        harness.torchfix("torch", torch_corpus, args.torchfix_files)
+        for name, path in corpora:
+            if name.startswith(("library-", "repo ")):
+                harness.torchfix(name, path, args.torchfix_files)
         harness.mock_overhead()
         for name, path in corpora:  # last: the slowest measures
             harness.rewrite_measure(name, path)

@@ -28,11 +28,24 @@ def sites_without_prefilter(source: str) -> list:
 
 
 def assert_kept(source: str, rules: CompiledRules = RULES) -> bool:
-    """The prefilter keeps `source` if it holds a site; returns whether it holds one."""
+    """The prefilter keeps `source` if it holds a site, also when only that site's rule is
+    selected (no other rule's needle lets it through); returns whether it holds one."""
     sites = sites_without_prefilter(source)
     if sites:
         assert rules.may_match(source), f"rejected a file with {[s.code for s in sites]}:\n{source}"
+        if rules is RULES:
+            for code in sorted({s.code for s in sites}):
+                assert _alone(code).may_match(source), f"with only {code} selected, rejected a file with its site:\n{source}"
     return bool(sites)
+
+
+_ALONE: dict[str, CompiledRules] = {}
+
+
+def _alone(code: str) -> CompiledRules:
+    if code not in _ALONE:
+        _ALONE[code] = CompiledRules.build(REGISTRY.select([code]))
+    return _ALONE[code]
 
 
 KEPT = {
@@ -50,6 +63,8 @@ KEPT = {
     "integer device with a comment": "import torch\nx = torch.zeros(2, device=  # first card\n    0)\n",
     "positional backend": "import torch.distributed as dist\ndist.init_process_group('nccl')\n",
     "compile mode": "import torch\nm = torch.compile(m, mode='reduce-overhead')\n",
+    "autocast dtype through an alias": "import torch as th\nwith th.autocast(device_type=kind, dtype=th.float16):\n    pass\n",
+    "string value in triple quotes": "import torch\nm = torch.compile(m, backend=\"\"\"inductor\"\"\")\n",
     "pin_memory keyword": "from torch.utils.data import DataLoader\ndl = DataLoader(ds, pin_memory=True)\n",
     "triton": "import triton\n@triton.jit\ndef k(x):\n    pass\n",
     "name imported in parentheses": "import torch\nfrom torch import (\n    nn,\n    where as pick,\n)\ny = pick(mask)\n",
@@ -102,6 +117,8 @@ def test_every_repository_source_with_sites_is_kept() -> None:
 
 
 def test_every_rule_example_is_kept() -> None:
+    """With all rules, and with the example's rule alone (another rule's needle must not be what
+    lets its example through)."""
     checked = 0
     for rule in REGISTRY:
         for example in rule.examples:

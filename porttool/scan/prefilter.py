@@ -84,13 +84,17 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
     if kind == "argument":
         values = m.get("values")
         value = "(?:%s)" % "|".join(sorted({_literal_pattern(v) for v in values})) if values else ""
-        # `keyword=value` (a parenthesis or line break may sit between); the pattern starts with
-        # the keyword's letters, which `re` finds as fast as `str.find`
-        keyword = Needle("pattern", r"%s\s*=(?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*%s" % (re.escape(m["keyword"]), value))
+        if values and all(isinstance(v, (bool, int)) for v in values):
+            # `keyword=0`, `keyword=True`: the literal follows the `=` (a parenthesis, line break or
+            # comment may sit between); the pattern starts with the keyword's letters, which `re`
+            # finds as fast as `str.find`
+            keyword: tuple[Needle, ...] = (Needle("pattern", r"%s\s*=(?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*%s" % (re.escape(m["keyword"]), value)),)
+        else:  # a string or a qualified name (`dtype=th.float16`): both spelled, not side by side
+            keyword = (_word(m["keyword"]),) + ((Needle("pattern", value),) if value else ())
         found: list[Alternative] = []
         for name in m["names"]:
             callee = _qualified(name)
-            found.append(callee + (keyword,))
+            found.append(callee + keyword)
             if "position" in m:  # a positional use does not spell the keyword
                 found.append(callee + ((Needle("pattern", value),) if value else ()))
         return found
@@ -295,7 +299,9 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
     if kind == "method":
         return [Needle("attr", name) for name in m["names"]]
     if kind == "argument":
-        keyword_form = [alternatives_of(rule)[0][-1]]  # the `keyword=value` pattern
+        # the `keyword=value` pattern, or the keyword's word (spelled in the statement either way)
+        first = alternatives_of(rule)[0]
+        keyword_form = [next((n for n in first if n.kind == "pattern" and "=" in n.value), _word(m["keyword"]))]
         positional = [_rarest_part(name) for name in m["names"]] if "position" in m else []
         return keyword_form + positional
     if kind in ("device-string", "device-idiom", "environ", "identifier", "string"):
