@@ -150,7 +150,6 @@ def _scan_results(paths: list[Path], settings, registry, *, jobs: Optional[int] 
 def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: Optional[Path], statistics: bool, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
     """Scan and write the report as results arrive (porttool.report.stream); memory stays flat.
     Returns the report's `Totals`."""
-    from porttool.report.scores import scores_from_counts
     from porttool.report.stream import ReportStream
 
     def write(stream, color):  # type: ignore[no-untyped-def]
@@ -159,7 +158,7 @@ def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: O
         bar = output_file is not None or not sys.stdout.isatty()
         with _scan_results(paths, settings, registry, jobs=jobs, only=only, ordered=True, bar=bar) as results:
             report.add_all(results)
-        return report.finish(scores_from_counts(report.totals.site_codes, registry, TARGETS))
+        return report.finish()
 
     if output_file is None:
         return write(sys.stdout, None)
