@@ -414,14 +414,18 @@ def rules_cmd(
     output_format: RulesFmt = typer.Option(RulesFmt.table, "--output-format", "-f"),
     rules_dir: List[Path] = RulesDirOpt,
     target: Optional[Target] = TargetOpt,
+    select: List[str] = SelectOpt,
 ) -> None:
-    """List every rule with its per-target action."""
+    """List the rules: what each finds, its severity, and what porttool does with it on each target."""
     from porttool.report import rule_docs
-    from porttool.ruleset.registry import load_registry
+    from porttool.ruleset.registry import load_registry, validate_selectors
 
     with _errors_to_exit_codes():
         registry = load_registry(rules_dir)
-    sys.stdout.write(rule_docs.rules_listing(registry, output_format.value, target.value if target else None))
+        unknown = validate_selectors(select, registry)
+        if unknown:
+            raise UsageError(f"no rule matches selector(s): {', '.join(unknown)}")
+    sys.stdout.write(rule_docs.rules_listing(registry.select(select), output_format.value, target.value if target else None))
 
 
 @app.command()

@@ -198,3 +198,27 @@ def test_hints_alone_do_not_fail_a_scan(tmp_path, run_cli):
     (tmp_path / "cuda.py").write_text(CUDA_FILE)  # new CUDA code (errors) still fails by default
     (tmp_path / "pyproject.toml").unlink()
     assert run_cli("scan", ".", cwd=tmp_path)[0] == 1
+
+
+def test_rules_table_says_what_each_rule_finds(run_cli, registry):
+    code, out, _ = run_cli("rules")
+    assert code == 0
+    lines = out.splitlines()
+    for rule in registry:  # in a pipe: one line per rule, with its summary, greppable
+        (row,) = [line for line in lines if line.startswith(rule.code + " ")]
+        assert rule.name in row and " ".join(rule.summary.split()) in row, row
+    assert "[kernels]" in lines and lines.index("[device]") < lines.index("[kernels]")
+    code, out, _ = run_cli("rules", "--select", "PT70", "--target", "portable")
+    rows = [line for line in out.splitlines() if line.startswith("PT")]
+    assert rows and all(line.startswith("PT70") for line in rows)
+    assert "neuron-xla" not in out.splitlines()[0] and "portable" in out.splitlines()[0]
+    assert run_cli("rules", "--select", "PT999")[0] == 2
+
+
+def test_rules_table_wraps_in_a_narrow_terminal(registry):
+    text = rule_docs.rules_text(registry, ["portable"], width=90)
+    table = text.split("\n\n")[0].splitlines()
+    assert len(table) > len(registry) and all(len(line) <= 90 for line in table)
+    row = next(i for i, line in enumerate(text.splitlines()) if line.startswith("PT002 "))
+    joined = " ".join(line.strip() for line in text.splitlines()[row : row + 3])
+    assert "a `\"cuda\"` device string is passed where PyTorch expects a device" in joined
