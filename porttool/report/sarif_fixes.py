@@ -175,8 +175,8 @@ def apply_replacements(text: str, edits: Sequence[Replacement]) -> str:
     """`text` with `edits` applied (what a SARIF consumer does with a fix; for the tests)."""
     lines = text.splitlines(keepends=True)
     starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
+    for each in lines:
+        starts.append(starts[-1] + len(each))
 
     def offset(line: int, column: int) -> int:
         return (starts[line - 1] if line - 1 < len(starts) else starts[-1]) + column
