@@ -50,6 +50,7 @@ class Fmt(str, Enum):
     json = "json"
     sarif = "sarif"
     github = "github"
+    gitlab = "gitlab"
     csv = "csv"
 
 
@@ -195,7 +196,7 @@ def scan(
     ignore: List[str] = IgnoreOpt,
     rules_dir: List[Path] = RulesDirOpt,
     config: Optional[Path] = ConfigOpt,
-    output_format: Fmt = typer.Option(Fmt.text, "--output-format", "-f", help="text, concise, json, sarif, github or csv."),
+    output_format: Fmt = typer.Option(Fmt.text, "--output-format", "-f", help="text, concise, json, sarif, github, gitlab (Code Quality) or csv."),
     output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the report here instead of stdout."),
     statistics: bool = typer.Option(False, "--statistics", help="Add per-rule counts."),
     fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: warning; hints alone pass)."),

@@ -222,3 +222,15 @@ def test_rules_table_wraps_in_a_narrow_terminal(registry):
     row = next(i for i, line in enumerate(text.splitlines()) if line.startswith("PT002 "))
     joined = " ".join(line.strip() for line in text.splitlines()[row : row + 3])
     assert "a `\"cuda\"` device string is passed where PyTorch expects a device" in joined
+
+
+def test_scan_gitlab_code_quality(tmp_path, run_cli):
+    import jsonschema
+
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    code, out, _ = run_cli("scan", "cuda.py", "-f", "gitlab", cwd=tmp_path)
+    issues = json.loads(out)
+    assert code == 1
+    schema = json.loads((REPO / "docs" / "gitlab-code-quality-schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(issues)
+    assert [(i["check_name"].split()[0], i["location"]["lines"]["begin"], i["severity"]) for i in issues] == [("PT001", 2, "major"), ("PT105", 3, "major")]
