@@ -73,6 +73,7 @@ class Example:
     target: str
     before: str
     after: str | None
+    file: str = ""  # the file name `before` is scanned as (dependency manifests: "requirements.txt", "Dockerfile"...)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Rule:
     known_problems: str = ""
     references: tuple[str, ...] = ()
     source: str = ""  # the rule file, for messages
+    valid_files: tuple[tuple[str, str], ...] = ()  # (file name, text) that must not match: manifest rules' `valid`
 
     @property
     def family(self) -> str:
@@ -173,6 +175,7 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "PT906": "fix-rejected",
     "PT907": "write-failed",
     "PT908": "file-too-large",
+    "PT909": "manifest-invalid",
 }
 
 

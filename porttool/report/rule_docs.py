@@ -133,9 +133,13 @@ def explain(rule: Rule) -> str:
         for ex in rule.examples:
             if ex.target != target:
                 continue
-            out += ["", "Before:", textwrap.indent(ex.before.strip("\n"), "    ")]
+            out += ["", f"Before ({ex.file}):" if ex.file else "Before:", textwrap.indent(ex.before.strip("\n"), "    ")]
             if ex.after is not None:
                 out += ["After:", textwrap.indent(ex.after.strip("\n"), "    ")]
+    if rule.valid_files:
+        out += ["", "## Not reported"]
+        for name, text in rule.valid_files:
+            out += ["", f"{name}:", textwrap.indent(text.strip("\n"), "    ")]
     if rule.references:
         out += ["", "## References", ""] + [f"- {ref}" for ref in rule.references]
     out.append(f"\nRule file: {rule.source.replace(chr(92), '/').split('/rules/')[-1]}")
