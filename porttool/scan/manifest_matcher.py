@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from porttool.model import Diagnostic, Rule, Site
 from porttool.scan.analysis import Analysis
-from porttool.scan.manifests import IMAGE, PACKAGE, Entry, Manifest, parse
+from porttool.scan.manifests import parse
+from porttool.scan.manifests.entries import IMAGE, PACKAGE, Entry, Manifest
 from porttool.scan.rule_index import CompiledRules
 from porttool.scan.sources import SourceFile
 from porttool.scan.suppressions import Suppressions, suppressions_in_comments

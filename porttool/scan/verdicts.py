@@ -8,8 +8,6 @@ declines (`rewrite.planning`) all come from `verdict`, so the numbers on one scr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-
 from porttool.model import Action, FixStatus, Severity, Site
 from porttool.ruleset.registry import Registry
 from porttool.scan.guarded_branches import branch_status
@@ -17,12 +15,16 @@ from porttool.scan.guarded_branches import branch_status
 DISPATCH_NOTE = " (already dispatches per backend; left as is)"
 
 
-@dataclass(frozen=True)
 class Verdict:
-    severity: Severity
-    status: FixStatus
-    note: str = ""  # appended to the finding's message
-    blocker: Site | None = None  # the site in the guarded branch that made the status worse
+    """(A plain class: this module is on every scan's start-up path, and a dataclass costs ~0.5 ms to define.)"""
+
+    __slots__ = ("severity", "status", "note", "blocker")
+
+    def __init__(self, severity: Severity, status: FixStatus, note: str = "", blocker: Site | None = None) -> None:
+        self.severity = severity
+        self.status = status
+        self.note = note  # appended to the finding's message
+        self.blocker = blocker  # the site in the guarded branch that made the status worse
 
     @property
     def fixable(self) -> bool:

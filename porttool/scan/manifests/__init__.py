@@ -1,40 +1,22 @@
-"""Dependency manifests: which files are ones (by name), and their text → entries with exact
-positions (a package, an index URL, a base image, a conda channel, an environment variable) and
-`#` comments (for suppressions).
+"""Dependency manifests: which files are ones (by name), and their text → entries
+(`entries.Entry`) with exact positions (a package, an index URL, a base image, a conda channel,
+an environment variable) and `#` comments (for suppressions).
 
 One module per format: `requirements` (pip requirements and constraints files, and the one
 requirement parser every format uses), `pyproject` (over `toml_strings`), `setup_py` (`ast`;
 never imported or run), `setup_cfg`, `conda` (environment.yml), `dockerfile`. The rules that
 match entries are `match.kind = "manifest"` (porttool.scan.manifest_matcher).
 
-This package is imported only when a run meets a manifest: a scan of Python files never pays for it.
+Recognising a manifest by its name costs nothing (this module defines no classes: a scan of
+Python files pays for none of the parsers); the entries are in `entries`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from porttool.model import Span
-
-PACKAGE, INDEX, IMAGE, CHANNEL, ENV = "package", "index", "image", "channel", "env"
-
-
-@dataclass(frozen=True)
-class Entry:
-    kind: str  # PACKAGE, INDEX, IMAGE, CHANNEL or ENV
-    name: str  # the package as written, the URL, the image reference, the channel, the variable
-    span: Span  # what a finding points at: the requirement (name to version), the URL, the image...
-    version: str = ""  # a package's version part as written: "==2.1.0+cu118", "=11.8", "@ https://..."
-    installer: str = "pip"  # "pip" or "conda" (which resolver reads the entry)
-
-
-@dataclass(frozen=True)
-class Manifest:
-    entries: tuple[Entry, ...] = ()
-    comments: tuple[tuple[int, str], ...] = ()  # (line, comment text from its `#`), for suppressions
-    includes: tuple[str, ...] = ()  # requirements files this one names with -r / -c (as written)
-    problem: str = ""  # why the file could not be read as its format (a TOML syntax error): a PT909 diagnostic
-
+if TYPE_CHECKING:
+    from porttool.scan.manifests.entries import Manifest
 
 REQUIREMENTS, PYPROJECT, SETUP_PY, SETUP_CFG, CONDA, DOCKERFILE = "requirements", "pyproject", "setup-py", "setup-cfg", "conda", "dockerfile"
 REQUIREMENTS_FOLDERS = ("requirements", "requirements.d", "reqs", "requirement")

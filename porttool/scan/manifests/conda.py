@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from porttool.model import Span
-from porttool.scan.manifests import CHANNEL, PACKAGE, Entry, Manifest
+from porttool.scan.manifests.entries import CHANNEL, PACKAGE, Entry, Manifest
 from porttool.scan.manifests.requirements import option_entries, requirement_entry, tokens_of
 
 TOP_KEY = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_-]*)\s*:\s*(?P<rest>.*)$")

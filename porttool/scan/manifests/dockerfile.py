@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from porttool.model import Span
-from porttool.scan.manifests import CHANNEL, ENV, IMAGE, INDEX, PACKAGE, Entry, Manifest
+from porttool.scan.manifests.entries import CHANNEL, ENV, IMAGE, INDEX, PACKAGE, Entry, Manifest
 from porttool.scan.manifests.conda import CONDA_SPEC
 from porttool.scan.manifests.requirements import requirement_entry
 

@@ -16,7 +16,7 @@ A file `tomllib` rejects is a problem (a PT909 diagnostic), never half-read.
 from __future__ import annotations
 
 from porttool.model import Span
-from porttool.scan.manifests import INDEX, PACKAGE, Entry, Manifest
+from porttool.scan.manifests.entries import INDEX, PACKAGE, Entry, Manifest
 from porttool.scan.manifests.requirements import requirement_entry
 from porttool.scan.manifests.toml_strings import TomlError, TomlString, check, strings
 

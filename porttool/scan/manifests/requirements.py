@@ -16,7 +16,7 @@ import re
 from urllib.parse import unquote
 
 from porttool.model import Span
-from porttool.scan.manifests import INDEX, PACKAGE, Entry, Manifest
+from porttool.scan.manifests.entries import INDEX, PACKAGE, Entry, Manifest
 
 NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 INDEX_OPTIONS = {"-i": "index", "--index-url": "index", "--extra-index-url": "index", "-f": "index", "--find-links": "index"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from porttool.model import Span
-from porttool.scan.manifests import INDEX, Entry, Manifest
+from porttool.scan.manifests.entries import INDEX, Entry, Manifest
 from porttool.scan.manifests.requirements import requirement_entry
 
 SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from porttool.model import Span
-from porttool.scan.manifests import INDEX, Entry, Manifest
+from porttool.scan.manifests.entries import INDEX, Entry, Manifest
 from porttool.scan.manifests.requirements import requirement_entry
 
 REQUIREMENT_KEYWORDS = {"install_requires", "setup_requires", "tests_require"}
