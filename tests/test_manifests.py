@@ -350,3 +350,78 @@ def test_rewrite_reports_manifests_and_never_changes_them(tmp_path, run_cli):
     assert (tmp_path / "requirements.txt").read_bytes() == before["requirements.txt"]
     assert "install_requires=['xformers']" in (tmp_path / "setup.py").read_text()
     assert ".to(\"neuron\")" in (tmp_path / "setup.py").read_text()
+
+
+TRICKY_TOML = (
+    r"""
+# a comment with "quotes" and [brackets]
+title = "TOML # not a comment"
+"quoted.key" = 'literal \n stays'
+a.b."c.d" = "dotted"
+when = 1979-05-27T07:32:00Z
+numbers = [1, 2.5, -3e2, inf, 0x1F, 1_000]
+nested = [["x", 'y'], [], [ "z" , ], ]
+multi = QQQ
+line one "quoted"
+line two \QQQstill\QQQ endQQQ
+raw = SSS
+C:\path\with\backslashes #hash
+SSS
+escaped = "tab\there \u00e9 \"q\""
+inline = { name = "n", deep = { key = "v" }, list = ["l1", "l2"] }
+empty_string = ""
+
+[table."with spaces"]
+key = "in a quoted table"   # trailing comment
+
+[[fruits]]
+name = "apple"
+[fruits.physical]
+color = "red"
+[[fruits.varieties]]
+name = "red delicious"
+
+[[fruits]]
+name = "banana"
+bools = [true, false]
+"""
+    .replace("QQQ", '"""')
+    .replace("SSS", "'''")
+)
+
+
+def _flatten(value, path=()):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _flatten(item, (*path, i))
+
+
+def test_the_toml_scanner_finds_every_string_tomllib_does():
+    import tomllib
+
+    from porttool.scan.manifests.toml_strings import check, strings
+
+    assert check(TRICKY_TOML) == ""
+    found, comments = strings(TRICKY_TOML)
+    expected = dict(_flatten(tomllib.loads(TRICKY_TOML)))
+    values = {s.path: s.value for s in found if not s.is_key}
+    assert values == expected
+    lines = TRICKY_TOML.splitlines()
+    for s in found:  # positions point at the raw text between the quotes
+        if "\n" not in s.raw:
+            assert lines[s.line - 1][s.column : s.column + len(s.raw)] == s.raw
+    assert [c for _, c in comments] == ['# a comment with "quotes" and [brackets]', "# trailing comment"]
+
+
+def test_non_text_manifests_are_diagnostics(tmp_path, run_cli):
+    (tmp_path / "requirements.txt").write_bytes(b"flash-attn\x00\x01\n")
+    (tmp_path / "requirements-dev.txt").write_bytes("# caf\xe9\nflash-attn\n".encode("latin-1"))
+    _, doc = _scan(run_cli, tmp_path)
+    by_path = {d["path"]: d for d in doc["diagnostics"]}
+    assert by_path["requirements.txt"]["code"] == "PT904" and "Python" not in by_path["requirements.txt"]["message"]
+    assert by_path["requirements-dev.txt"]["code"] == "PT903" and "coding" not in by_path["requirements-dev.txt"]["message"]

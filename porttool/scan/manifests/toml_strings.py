@@ -195,10 +195,11 @@ class _Scanner:
                 self._advance_to(self.i + (2 if array else 1))
                 header = tuple(p[0] for p in self._key())
                 self._advance_to(self.i + (2 if array else 1))
-                if array:
-                    n = self.array_tables.get(header, 0)
-                    self.array_tables[header] = n + 1
-                    table = (*header, n)
+                if array:  # `[[a.b]]`: the next element of the array at a.b (inside the current `[[a]]`)
+                    key = (*_with_array_indices(header[:-1], self.array_tables), header[-1])
+                    n = self.array_tables.get(key, 0)
+                    self.array_tables[key] = n + 1
+                    table = (*key, n)
                 else:
                     table = _with_array_indices(header, self.array_tables)
             else:
@@ -206,12 +207,13 @@ class _Scanner:
 
 
 def _with_array_indices(header: Path, arrays: dict[Path, int]) -> Path:
-    """`[tool.x.sub]` under the last `[[tool.x]]` is `("tool", "x", <its index>, "sub")`."""
+    """`[tool.x.sub]` under the last `[[tool.x]]` is `("tool", "x", <its index>, "sub")`
+    (`arrays` counts the elements of each array of tables, keyed by its indexed path)."""
     out: list[object] = []
     for part in header:
         out.append(part)
-        key = tuple(p for p in out if isinstance(p, str))
-        if key in arrays and key != tuple(header):
+        key = tuple(out)
+        if key in arrays:
             out.append(arrays[key] - 1)
     return tuple(out)
 
