@@ -292,6 +292,12 @@ def test_suppressions_in_manifest_comments(registry):
     """
     assert [s[3] for s in _sites(text, "requirements.txt", registry)] == ["PT754", "PT756"]
     assert _sites("# porttool: skip-file\nflash-attn\n", "requirements.txt", registry) == []
+    conda = "dependencies:\n  - cudatoolkit=11.8  # porttool: ignore[PT761]\n  # noqa: PT761 (own line only: not the next)\n  - pytorch-cuda=11.8\n"
+    assert [s[3:] for s in _sites(conda, "environment.yml", registry)] == [("PT761", "pytorch-cuda")]
+    cfg = "[options]\ninstall_requires =\n    # porttool: ignore[PT751]\n    xformers\n    triton  # noqa: PT756\n"
+    assert _sites(cfg, "setup.cfg", registry) == []
+    toml = '[project]\ndependencies = [\n  "flash-attn",  # noqa: PT750\n  "xformers",\n]\n'
+    assert [s[3] for s in _sites(toml, "pyproject.toml", registry)] == ["PT751"]
     # in a Dockerfile a `#` inside an instruction is an argument, except as a shell comment in RUN
     assert _sites("FROM python:3.11\nRUN pip install flash-attn xformers  # noqa: PT750\n", "Dockerfile", registry) == [(2, 27, 35, "PT751", "xformers")]
 
