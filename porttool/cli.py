@@ -7,6 +7,7 @@ configuration or internal error.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from contextlib import contextmanager
@@ -49,11 +50,21 @@ class Fmt(str, Enum):
     json = "json"
     sarif = "sarif"
     github = "github"
+    gitlab = "gitlab"
     csv = "csv"
 
 
+def _narrate(text: str) -> None:
+    """Narration on stderr, after everything written to stdout so far: stdout is block-buffered
+    in a pipe, so under `2>&1` a summary written before the flush would come before the data it
+    describes ("diff above")."""
+    sys.stdout.flush()
+    sys.stderr.write(text)
+    sys.stderr.flush()
+
+
 def _err(message: str) -> None:
-    sys.stderr.write(f"porttool: {message}\n")
+    _narrate(f"porttool: {message}\n")
 
 
 @contextmanager
@@ -140,7 +151,6 @@ def _scan_results(paths: list[Path], settings, registry, *, jobs: Optional[int] 
 def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: Optional[Path], statistics: bool, *, jobs: Optional[int] = None, only: Optional[set[Path]] = None):  # type: ignore[no-untyped-def]
     """Scan and write the report as results arrive (porttool.report.stream); memory stays flat.
     Returns the report's `Totals`."""
-    from porttool.report.scores import scores_from_counts
     from porttool.report.stream import ReportStream
 
     def write(stream, color):  # type: ignore[no-untyped-def]
@@ -149,7 +159,7 @@ def _stream_scan(paths: list[Path], settings, registry, fmt: Fmt, output_file: O
         bar = output_file is not None or not sys.stdout.isatty()
         with _scan_results(paths, settings, registry, jobs=jobs, only=only, ordered=True, bar=bar) as results:
             report.add_all(results)
-        return report.finish(scores_from_counts(report.totals.site_codes, registry, TARGETS))
+        return report.finish()
 
     if output_file is None:
         return write(sys.stdout, None)
@@ -186,10 +196,10 @@ def scan(
     ignore: List[str] = IgnoreOpt,
     rules_dir: List[Path] = RulesDirOpt,
     config: Optional[Path] = ConfigOpt,
-    output_format: Fmt = typer.Option(Fmt.text, "--output-format", "-f", help="text, concise, json, sarif, github or csv."),
+    output_format: Fmt = typer.Option(Fmt.text, "--output-format", "-f", help="text, concise, json, sarif, github, gitlab (Code Quality) or csv."),
     output_file: Optional[Path] = typer.Option(None, "--output-file", "-o", help="Write the report here instead of stdout."),
     statistics: bool = typer.Option(False, "--statistics", help="Add per-rule counts."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: info)."),
+    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 (default: warning; hints alone pass)."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when findings remain."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores)."),
     baseline_file: Optional[Path] = typer.Option(None, "--baseline", help="Fail only on findings not recorded in this baseline; report recorded ones that are gone."),
@@ -219,7 +229,7 @@ def scan(
                 totals = _stream_scan(paths, settings, registry, output_format, output_file, statistics, jobs=jobs, only=only)
                 if output_format is not Fmt.text or output_file is not None:
                     n = totals.findings
-                    sys.stderr.write(f"porttool: {totals.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
+                    _narrate(f"porttool: {totals.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
                 failing = totals.at_or_above(settings.fail_on.rank)
                 if totals.diagnostics and not exit_zero:
                     raise typer.Exit(EXIT_FINDINGS)
@@ -227,7 +237,7 @@ def scan(
             report = run_scan(paths, settings, registry, jobs=jobs, only=only)
             if write_baseline is not None:
                 entries = baseline.write(write_baseline, report.findings, [r.path for r in report.results], Path.cwd())
-                sys.stderr.write(f"porttool: recorded {len(report.findings)} findings of {report.files_scanned} files in {write_baseline} ({len(entries)} entries)\n")
+                _narrate(f"porttool: recorded {len(report.findings)} findings of {report.files_scanned} files in {write_baseline} ({len(entries)} entries)\n")
                 raise typer.Exit(EXIT_CLEAN)
             comparison = None
             if baseline_file is not None:
@@ -237,9 +247,9 @@ def scan(
         _write_report(output_format, report, output_file, statistics)
         if output_format is not Fmt.text or output_file is not None:
             n = len(report.findings)
-            sys.stderr.write(f"porttool: {report.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
+            _narrate(f"porttool: {report.files_scanned} files, {n} finding{'s' * (n != 1)} for target {settings.target}\n")
         if comparison is not None and baseline_file is not None:
-            sys.stderr.write(baseline.narration(comparison, baseline_file))
+            _narrate(baseline.narration(comparison, baseline_file))
     threshold = settings.fail_on.rank
     failing = [f for f in report.findings if f.severity.rank >= threshold]
     if report.diagnostics and not exit_zero:
@@ -314,7 +324,9 @@ def rewrite(
             rewrite_summary.render_json(results, settings.target, unsafe, sys.stdout, written=apply or out_dir is not None, failures=failures)
         elif not apply and out_dir is None:
             rewrite_summary.render_diff(results, sys.stdout)
-        rewrite_summary.render_summary(results, settings.target, unsafe, sys.stderr, applied=apply, out_dir=out_dir, failures=failures)
+        summary = io.StringIO()
+        rewrite_summary.render_summary(results, settings.target, unsafe, summary, applied=apply, out_dir=out_dir, failures=failures)
+        _narrate(summary.getvalue())
     problems = bool(failures) or any(r.diagnostics for r in results)
     raise typer.Exit(EXIT_FINDINGS if changed or problems else EXIT_CLEAN)
 
@@ -382,7 +394,7 @@ def check(
             from porttool.check.runner import run_stage
 
             if output_format is CheckFmt.text:
-                sys.stderr.write(f"porttool: running {' '.join(command)} (target {settings.target}, backend {backend.value})\n")
+                _narrate(f"porttool: running {' '.join(command)} (target {settings.target}, backend {backend.value})\n")
             run = run_stage(command, target=settings.target, backend=backend.value, timeout=timeout, python=python, echo=output_format is CheckFmt.text)
     if output_format is CheckFmt.json:
         verdict.render_json(static, run, settings.target, sys.stdout)
@@ -470,14 +482,18 @@ def rules_cmd(
     output_format: RulesFmt = typer.Option(RulesFmt.table, "--output-format", "-f"),
     rules_dir: List[Path] = RulesDirOpt,
     target: Optional[Target] = TargetOpt,
+    select: List[str] = SelectOpt,
 ) -> None:
-    """List every rule with its per-target action."""
+    """List the rules: what each finds, its severity, and what porttool does with it on each target."""
     from porttool.report import rule_docs
-    from porttool.ruleset.registry import load_registry
+    from porttool.ruleset.registry import load_registry, validate_selectors
 
     with _errors_to_exit_codes():
         registry = load_registry(rules_dir)
-    sys.stdout.write(rule_docs.rules_listing(registry, output_format.value, target.value if target else None))
+        unknown = validate_selectors(select, registry)
+        if unknown:
+            raise UsageError(f"no rule matches selector(s): {', '.join(unknown)}")
+    sys.stdout.write(rule_docs.rules_listing(registry.select(select), output_format.value, target.value if target else None))
 
 
 @app.command()

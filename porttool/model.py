@@ -85,6 +85,7 @@ class Example:
     target: str
     before: str
     after: str | None
+    file: str = ""  # the file name `before` is scanned as (dependency manifests: "requirements.txt", "Dockerfile"...)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Rule:
     references: tuple[str, ...] = ()
     source: str = ""  # the rule file, for messages
     effort: Effort = Effort.MEDIUM  # the manual work per site (rule files set it; see docs/rule-format.md)
+    valid_files: tuple[tuple[str, str], ...] = ()  # (file name, text) that must not match: manifest rules' `valid`
 
     @property
     def family(self) -> str:
@@ -189,6 +191,7 @@ DIAGNOSTIC_CODES: dict[str, str] = {
     "PT906": "fix-rejected",
     "PT907": "write-failed",
     "PT908": "file-too-large",
+    "PT909": "manifest-invalid",
 }
 
 

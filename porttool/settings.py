@@ -39,7 +39,7 @@ class Settings:
     ignore: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     rules_dirs: tuple[Path, ...] = ()
-    fail_on: Severity = Severity.INFO
+    fail_on: Severity = Severity.WARNING  # hints (info) alone never fail a finished port
     unsafe_fixes: bool = False
     baseline: Path | None = None
     cache: bool = True
@@ -91,7 +91,7 @@ def load_settings(config_file: Path | None) -> Settings:
     if target not in TARGETS:
         raise ConfigError(f"{config_file}: [tool.porttool] target: must be one of {', '.join(TARGETS)}")
     try:
-        fail_on = Severity(table.get("fail-on", "info"))
+        fail_on = Severity(table.get("fail-on", "warning"))
     except ValueError:
         raise ConfigError(f"{config_file}: [tool.porttool] fail-on: must be error, warning or info") from None
     base = config_file.parent

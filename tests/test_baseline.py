@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def test_a_new_finding_fails_and_is_the_only_one_reported(run_cli, tmp_path):
     # the text report names the new finding too
     code, out, _err = run_cli("scan", ".", "--baseline", "base.json", "-f", "concise")
     assert code == 1 and "clean.py:3:" in out and "train.py" not in out
+    # the text summary counts the new finding, and says why the table counts five
+    code, out, _err = run_cli("scan", ".", "--baseline", "base.json")
+    assert "Found 1 finding in 1 file" in out
+    assert "4 findings recorded in the baseline (hidden above; the portability table counts the whole code base)." in out
+    assert re.search(r"neuron \(selected\)\s+5\s+5\s+0\s+0\s+0\s+100.0%", out), out
 
 
 def test_a_fixed_finding_is_reported_as_gone(run_cli, tmp_path):

@@ -159,3 +159,78 @@ def test_installed_wheel_scans_outside_the_source_tree(tmp_path):
     assert {f["code"] for f in doc["findings"]} >= {"PT001", "PT105"}
     where = subprocess.run([py, "-c", "import porttool.ruleset.registry as r; print(r.builtin_rules_dir())"], cwd=work, capture_output=True, text=True, check=True, env=env).stdout
     assert str(target) in where and str(REPO) not in where
+
+
+@pytest.mark.parametrize(
+    ("args", "data_end", "narration"),
+    [
+        (("rewrite", "cuda.py"), "+torch.accelerator.synchronize()", "porttool rewrite --target neuron: 1 of 1 files would change (diff above"),
+        (("scan", "cuda.py", "-f", "json"), "}", "porttool: 1 files, "),
+        (("scan", "cuda.py", "--baseline", "empty.json"), "  [*] 2 fixable with `porttool rewrite`", "porttool: baseline empty.json: 0 findings baselined"),
+    ],
+    ids=["rewrite-diff", "scan-json", "scan-baseline"],
+)
+def test_narration_comes_after_the_data_in_one_pipe(tmp_path, args, data_end, narration):
+    """stdout and stderr into one pipe (`2>&1`), stdout block-buffered (no PYTHONUNBUFFERED): the
+    data comes first, the narration about it after."""
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    (tmp_path / "empty.json").write_text('{"schema_version": 1, "tool": "porttool", "findings": []}')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run([sys.executable, "-m", "porttool", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    lines = out.stdout.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith(narration)), None)
+    assert at is not None, out.stdout
+    assert data_end in lines[:at], out.stdout
+
+
+HINTS_ONLY = "import torch\nfor step in range(3):\n    loss = torch.ones(1).sum()\n    print(loss.item())\n"
+
+
+def test_hints_alone_do_not_fail_a_scan(tmp_path, run_cli):
+    (tmp_path / "done.py").write_text(HINTS_ONLY)
+    code, out, _ = run_cli("scan", "done.py", "-f", "json", cwd=tmp_path)
+    doc = json.loads(out)
+    assert doc["findings"] and {f["severity"] for f in doc["findings"]} == {"info"}
+    assert code == 0
+    assert run_cli("scan", "done.py", "--fail-on", "info", cwd=tmp_path)[0] == 1
+    (tmp_path / "pyproject.toml").write_text('[tool.porttool]\nfail-on = "info"\n')
+    assert run_cli("scan", "done.py", cwd=tmp_path)[0] == 1
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)  # new CUDA code (errors) still fails by default
+    (tmp_path / "pyproject.toml").unlink()
+    assert run_cli("scan", ".", cwd=tmp_path)[0] == 1
+
+
+def test_rules_table_says_what_each_rule_finds(run_cli, registry):
+    code, out, _ = run_cli("rules")
+    assert code == 0
+    lines = out.splitlines()
+    for rule in registry:  # in a pipe: one line per rule, with its summary, greppable
+        (row,) = [line for line in lines if line.startswith(rule.code + " ")]
+        assert rule.name in row and " ".join(rule.summary.split()) in row, row
+    assert "[kernels]" in lines and lines.index("[device]") < lines.index("[kernels]")
+    code, out, _ = run_cli("rules", "--select", "PT70", "--target", "portable")
+    rows = [line for line in out.splitlines() if line.startswith("PT")]
+    assert rows and all(line.startswith("PT70") for line in rows)
+    assert "neuron-xla" not in out.splitlines()[0] and "portable" in out.splitlines()[0]
+    assert run_cli("rules", "--select", "PT999")[0] == 2
+
+
+def test_rules_table_wraps_in_a_narrow_terminal(registry):
+    text = rule_docs.rules_text(registry, ["portable"], width=90)
+    table = text.split("\n\n")[0].splitlines()
+    assert len(table) > len(registry) and all(len(line) <= 90 for line in table)
+    row = next(i for i, line in enumerate(text.splitlines()) if line.startswith("PT002 "))
+    joined = " ".join(line.strip() for line in text.splitlines()[row : row + 3])
+    assert "a `\"cuda\"` device string is passed where PyTorch expects a device" in joined
+
+
+def test_scan_gitlab_code_quality(tmp_path, run_cli):
+    import jsonschema
+
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    code, out, _ = run_cli("scan", "cuda.py", "-f", "gitlab", cwd=tmp_path)
+    issues = json.loads(out)
+    assert code == 1
+    schema = json.loads((REPO / "docs" / "gitlab-code-quality-schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(issues)
+    assert [(i["check_name"].split()[0], i["location"]["lines"]["begin"], i["severity"]) for i in issues] == [("PT001", 2, "major"), ("PT105", 3, "major")]

@@ -116,6 +116,13 @@ def _scan_hook(hook_env):
     out = _commit(project, env, "train.py")
     assert out.returncode == 0, out.stdout
 
+    # a staged dependency manifest with a CUDA-only package fails, naming file and line
+    (project / "requirements.txt").write_text("numpy\nflash-attn==2.5.8\n")
+    out = _commit(project, env, "requirements.txt")
+    assert out.returncode != 0 and "requirements.txt:2:1: PT750" in out.stdout, out.stdout
+    (project / "requirements.txt").write_text("numpy\n")
+    assert _commit(project, env, "requirements.txt").returncode == 0
+
     # a commit staging no Python file passes (the hook is skipped, nothing crashes)
     (project / "notes.txt").write_text("uses cuda\n")
     out = _commit(project, env, "notes.txt")

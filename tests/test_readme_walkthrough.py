@@ -55,6 +55,31 @@ def test_in_order_matching():
     assert _in_order(["x"], ["a"]) == "x"
 
 
+# What a new user's clean shell has: no PYTHONUNBUFFERED (stdout is block-buffered in a pipe, so a
+# summary written to stderr before stdout is flushed would come first under `2>&1`), no
+# PYTHONPATH, nothing else of this test run's environment but where the cache lives.
+KEPT = ("HOME", "TMPDIR", "USER", "LOGNAME", "PORTTOOL_CACHE_DIR")
+
+
+def clean_environment() -> dict[str, str]:
+    env = {name: os.environ[name] for name in KEPT if name in os.environ}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin",
+        LANG="C.UTF-8",
+        COLUMNS="100",
+        NO_COLOR="1",
+        TERM="dumb",
+    )
+    return env
+
+
+def test_the_walkthrough_shell_is_clean(monkeypatch):
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    env = clean_environment()
+    assert not [name for name in env if name.startswith("PYTHON")]
+
+
 @pytest.mark.slow
 def test_readme_walkthrough_output_is_real(tmp_path):
     steps = walkthrough_steps((REPO / "README.md").read_text(encoding="utf-8"))
@@ -63,13 +88,7 @@ def test_readme_walkthrough_output_is_real(tmp_path):
     script = ["set +e"]
     for i, (command, _) in enumerate(steps):
         script += [f"echo '{MARK} {i}'", command.replace("/tmp/demo", str(demo)) + " 2>&1"]
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "100",
-        "NO_COLOR": "1",
-        "TERM": "dumb",
-    }
+    env = clean_environment()
     out = subprocess.run(["bash", "-c", "\n".join(script)], check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     chunks = out.stdout.replace(str(demo), "/tmp/demo").split(MARK)[1:]
     assert len(chunks) == len(steps), out.stdout[-3000:] + out.stderr[-3000:]

@@ -4,6 +4,9 @@
 - for rewriting targets, the port of `before` (this rule alone, unsafe fixes on) is exactly
   `after`, compiles, and a second port changes nothing;
 - every `valid` snippet produces no finding of the rule.
+
+Manifest rules' examples and `valid` entries name the file they are scanned as
+(`requirements.txt`, `Dockerfile`, ...); they never rewrite.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ EXAMPLES = [
     for i, ex in enumerate(rule.examples)
 ]
 VALID = [pytest.param(rule, i, id=f"{rule.code}-valid-{i}") for rule in REGISTRY if rule.match["kind"] != "file" for i in range(len(rule.valid))]
+VALID_FILES = [pytest.param(rule, i, id=f"{rule.code}-valid-{i}") for rule in REGISTRY for i in range(len(rule.valid_files))]
 
 
 @pytest.mark.parametrize(("rule", "index"), EXAMPLES)
 def test_example(rule, index):
     example = rule.examples[index]
     only = REGISTRY.select([rule.code])
-    sites = scan_run.sites_in_text(example.before, only)
+    sites = scan_run.sites_in_file_text(example.before, example.file, only) if example.file else scan_run.sites_in_text(example.before, only)
     assert any(s.code == rule.code for s in sites), f"{rule.code}: example 'before' produces no finding:\n{example.before}"
     fix = rule.fix_for(example.target)
     if example.after is None:
@@ -57,3 +61,16 @@ def test_every_rule_has_examples_for_every_reporting_target():
             if fix.action is Action.KEEP or rule.match["kind"] == "file":
                 continue
             assert any(e.target == target for e in rule.examples), f"{rule.code} has no example for {target}"
+
+
+@pytest.mark.parametrize(("rule", "index"), VALID_FILES)
+def test_valid_manifest_is_not_flagged(rule, index):
+    name, text = rule.valid_files[index]
+    sites = scan_run.sites_in_file_text(text, name, REGISTRY.select([rule.code]))
+    assert not [s for s in sites if s.code == rule.code], f"{rule.code} flagged valid {name}:\n{text}"
+
+
+def test_manifest_rules_have_valid_files():
+    manifest = [r for r in REGISTRY if r.match["kind"] == "manifest"]
+    assert len(manifest) >= 15
+    assert all(r.valid_files and not r.valid for r in manifest)

@@ -158,3 +158,13 @@ def test_spliced_rule_examples_are_kept(parts: list[str], indent: bool) -> None:
     except SyntaxError:
         return
     assert_kept(source)
+
+
+def test_every_built_in_rule_kind_is_known_to_the_prefilter() -> None:
+    """A kind the prefilter does not know makes every file "may match" (and every line relevant):
+    correct, but the scan would parse every file of a tree. A new matcher kind needs its needles."""
+    from porttool.scan.prefilter import line_needles_of
+
+    unknown = sorted({r.match["kind"] for r in REGISTRY if prefilter_module.alternatives_of(r) == [()] or line_needles_of(r) is None})
+    assert not unknown, f"no needles for rule kinds {unknown} (scan/prefilter.py)"
+    assert not Prefilter(REGISTRY).always

@@ -69,6 +69,23 @@ def test_suppression_comment_on_line_and_line_above(registry):
     assert codes(src, registry, "PT105") == [("PT105", 5)]
 
 
+def test_noqa_with_porttool_codes_suppresses_but_a_bare_noqa_does_not(registry):
+    src = textwrap.dedent(
+        """\
+        import torch
+        torch.cuda.synchronize()  # noqa: PT105
+        torch.cuda.synchronize()  # NOQA:E501,PT105 -- any case, mixed with other linters' codes
+        # noqa: F401 PT105 -- (a noqa covers its own line only, as in flake8)
+        torch.cuda.synchronize()
+        torch.cuda.synchronize()  # noqa
+        torch.cuda.synchronize()  # noqa: E501
+        x = torch.ones(1).cuda()  # noqa: PT105
+        torch.cuda.synchronize()  # noqa: PT001, PT105
+        """
+    )
+    assert codes(src, registry) == [("PT105", 5), ("PT105", 6), ("PT105", 7), ("PT001", 8)]
+
+
 def test_skip_file(registry):
     assert codes("# porttool: skip-file\nimport torch\ntorch.cuda.synchronize()\n", registry) == []
 

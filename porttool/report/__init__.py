@@ -19,7 +19,7 @@ from porttool.model import DIAGNOSTIC_CODES, TARGETS, Diagnostic, Finding, FixSt
 if TYPE_CHECKING:
     from porttool.model import Rule, ScanReport
 
-FORMATS: tuple[str, ...] = ("text", "concise", "json", "sarif", "github", "csv")
+FORMATS: tuple[str, ...] = ("text", "concise", "json", "sarif", "github", "gitlab", "csv")
 
 _MODULES = {
     "text": "porttool.report.text",
@@ -27,6 +27,7 @@ _MODULES = {
     "json": "porttool.report.json_report",
     "sarif": "porttool.report.sarif",
     "github": "porttool.report.github",
+    "gitlab": "porttool.report.gitlab",
     "csv": "porttool.report.csv_report",
 }
 

@@ -71,13 +71,58 @@ def rules_listing(registry: Registry, fmt: str, target: str | None) -> str:
             for r in registry
         ]
         return json.dumps({"schema_version": 1, "rules": data}, indent=2) + "\n"
-    targets = [target] if target else list(TARGETS)
-    width = max((len(r.name) for r in registry), default=10)
-    header = f"{'code':6} {'name':{width}} {'severity':8} " + " ".join(f"{t:14}" for t in targets)
-    rows = [header, "-" * len(header)]
-    for r in registry:
-        rows.append(f"{r.code:6} {r.name:{width}} {r.severity.value:8} " + " ".join(f"{action_cell(r, t):14}" for t in targets))
-    rows.append(f"\n{len(registry)} rules. `porttool explain CODE` shows one in full.")
+    return rules_text(registry, [target] if target else list(TARGETS), width=_terminal_width())
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width, or None in a pipe (one line per rule, for grep)."""
+    import os
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    try:
+        columns = os.get_terminal_size(sys.stdout.fileno()).columns
+    except OSError:
+        return None
+    return columns or None
+
+
+def rules_text(registry: Registry, targets: list[str], *, width: int | None) -> str:
+    """The `porttool rules` table: per family, each rule's code, name, severity, what porttool
+    does on each target, and what it finds (wrapped to `width` in a terminal)."""
+    rules = list(registry)
+    name_width = max((len(r.name) for r in rules), default=10)
+    columns = [("code", 6), ("name", name_width), ("severity", 8)] + [(t, max(len(t), 15)) for t in targets]
+    lead = sum(w + 2 for _, w in columns)
+    header = "".join(f"{title:{w}}  " for title, w in columns) + ("what it finds" if width is None or width - lead >= 30 else "")
+    header = header.rstrip()
+    rows = [header, "-" * (len(header) if width is None else min(width, max(len(header), 100)))]
+    family = None
+    for rule in rules:
+        if rule.family != family:
+            family = rule.family
+            rows.append(f"[{family or 'other'}]")
+        cells = [rule.code, rule.name, rule.severity.value] + [action_cell(rule, t) for t in targets]
+        start = "".join(f"{cell:{w}}  " for cell, (_, w) in zip(cells, columns))
+        summary = " ".join(rule.summary.split())
+        if width is None:
+            rows.append(start + summary)
+        elif width - lead < 30:  # a narrow terminal: what it finds goes under the row
+            rows.append(start.rstrip())
+            rows += ["        " + more for more in textwrap.wrap(summary, max(width - 8, 30))]
+        else:
+            wrapped = textwrap.wrap(summary, width - lead) or [""]
+            rows.append(start + wrapped[0])
+            rows += [" " * lead + more for more in wrapped[1:]]
+    rows.append(f"\n{len(rules)} rules. `porttool explain CODE` shows one in full. What porttool does with them:")
+    for t in targets:
+        statuses = [r.fix_for(t).status.value if r.fix_for(t).action is not Action.KEEP else "keep" for r in rules]
+        counts = {key: statuses.count(key) for key in ("safe", "unsafe", "manual", "none", "keep")}
+        rows.append(
+            f"  {t:{max(len(x) for x in targets)}}  {counts['safe']} fixed safely, {counts['unsafe']} with --unsafe-fixes, "
+            f"{counts['manual']} ported by hand, {counts['none']} hints, {counts['keep']} fine as they are"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -100,9 +145,13 @@ def explain(rule: Rule) -> str:
         for ex in rule.examples:
             if ex.target != target:
                 continue
-            out += ["", "Before:", textwrap.indent(ex.before.strip("\n"), "    ")]
+            out += ["", f"Before ({ex.file}):" if ex.file else "Before:", textwrap.indent(ex.before.strip("\n"), "    ")]
             if ex.after is not None:
                 out += ["After:", textwrap.indent(ex.after.strip("\n"), "    ")]
+    if rule.valid_files:
+        out += ["", "## Not reported"]
+        for name, text in rule.valid_files:
+            out += ["", f"{name}:", textwrap.indent(text.strip("\n"), "    ")]
     if rule.references:
         out += ["", "## References", ""] + [f"- {ref}" for ref in rule.references]
     out.append(f"\nRule file: {rule.source.replace(chr(92), '/').split('/rules/')[-1]}")

@@ -4,17 +4,21 @@ One run. `tool.driver.rules` holds every selected rule (so a viewer can explain 
 clean run); results point at them by `ruleId` and `ruleIndex`. Columns are 1-based and counted in
 Unicode code points (`columnKind`), end columns exclusive. Paths are relative to `%SRCROOT%` (the
 directory porttool ran in). Files that could not be scanned are tool execution notifications, not
-results: they are facts about the run, not about the code.
+results: they are facts about the run, not about the code. A result porttool fixes safely carries
+`fixes`: the replacements of the real rewrite of its site (porttool.report.sarif_fixes).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
 from porttool.model import DIAGNOSTIC_CODES, Action, Applicability, Severity
+from porttool.report.sarif_fixes import file_fixes
+from porttool.ruleset.registry import Registry
 from porttool.report import (
     PROJECT_URL,
     rule_help_uri,
@@ -43,12 +47,18 @@ def to_dict(report: ScanReport) -> dict[str, Any]:
     rules = sorted(report.rules, key=lambda r: r.code)
     rule_index = {rule.code: i for i, rule in enumerate(rules)}
     notification_index = {code: i for i, code in enumerate(sorted(DIAGNOSTIC_CODES))}
+    registry = Registry(tuple(rules))
+    results: list[dict[str, Any]] = []
+    for path, group in groupby(sorted_findings(report), key=lambda f: f.path):
+        findings = list(group)
+        fixes = file_fixes(path, findings, registry, report.target)
+        results += [_result(f, rule_index, fixes.get(i)) for i, f in enumerate(findings)]
     return _document(
         report.target,
         report.version,
         rules,
         [_notification(d, notification_index) for d in sorted_diagnostics(report)],
-        [_result(f, rule_index) for f in sorted_findings(report)],
+        results,
     )
 
 
@@ -159,7 +169,7 @@ def _region(line: int, column: int, end_line: int, end_column: int) -> dict[str,
     }
 
 
-def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, rule_index: dict[str, int], fix: dict[str, Any] | None = None) -> dict[str, Any]:
     span = finding.span
     result: dict[str, Any] = {"ruleId": finding.code}
     if finding.code in rule_index:
@@ -176,6 +186,8 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
     ]
     if finding.fingerprint:
         result["partialFingerprints"] = {FINGERPRINT_KEY: finding.fingerprint}
+    if fix is not None:
+        result["fixes"] = [fix]
     properties: dict[str, Any] = {
         "target": finding.target,
         "fixStatus": finding.status.value,
@@ -224,6 +236,7 @@ class Writer:
         self.target = target
         self.version = version
         self.rules = sorted(rules, key=lambda r: r.code)
+        self.registry = Registry(tuple(self.rules))
         self.rule_index = {rule.code: i for i, rule in enumerate(self.rules)}
         self.notification_index = {code: i for i, code in enumerate(sorted(DIAGNOSTIC_CODES))}
         self.spool = Spool(4)
@@ -232,8 +245,9 @@ class Writer:
     def file(self, findings: list[Finding], diagnostics: list[Diagnostic]) -> None:
         from porttool.report.stream import dumps_indented
 
-        for finding in findings:
-            self.spool.write(dumps_indented(_result(finding, self.rule_index), 4))
+        fixes = file_fixes(findings[0].path, findings, self.registry, self.target) if findings else {}
+        for i, finding in enumerate(findings):
+            self.spool.write(dumps_indented(_result(finding, self.rule_index, fixes.get(i)), 4))
         self.notifications.extend(_notification(d, self.notification_index) for d in diagnostics)
 
     def finish(self, totals: Any, scores: Any, baseline: Any) -> None:

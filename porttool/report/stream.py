@@ -27,8 +27,10 @@ from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring_ascii
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
-from porttool.model import FixStatus, Severity
+from porttool.model import TARGETS, FixStatus, Severity
 from porttool.report import _MODULES, FORMATS, finding_order
+from porttool.report.scores import ScoreTally
+from porttool.ruleset.registry import Registry
 
 if TYPE_CHECKING:
     from porttool.model import Diagnostic, FileResult, Finding, Rule
@@ -51,7 +53,6 @@ class Totals:
         self.by_rule: Counter[tuple[str, str]] = Counter()  # (code, rule name) -> findings
         self.fixable: Counter[str] = Counter()  # code -> fixable findings
         self.diagnostic_codes: Counter[str] = Counter()
-        self.site_codes: Counter[str] = Counter()  # sites not in dispatch, for portability scores
 
     def count(self, findings: Sequence[Finding], diagnostics: Sequence[Diagnostic]) -> None:
         if findings:
@@ -85,6 +86,7 @@ class ReportStream:
         extra: dict[str, Any] = {"statistics": statistics, "color": color} if fmt == "text" else {}
         self.writer = module.Writer(stream, target=target, rules=tuple(rules), version=version, **extra)
         self.totals = Totals()
+        self.scores = ScoreTally(Registry(tuple(rules)), TARGETS)
         self._path: str | None = None
         self._findings: list[Finding] = []
         self._diagnostics: list[Diagnostic] = []
@@ -93,10 +95,8 @@ class ReportStream:
         totals = self.totals
         totals.files_scanned += 1
         totals.suppressed += result.suppressed
-        site_codes = totals.site_codes
-        for site in result.sites:
-            if not site.in_dispatch:
-                site_codes[site.code] += 1
+        if result.sites:
+            self.scores.add(result.sites)
         if result.path != self._path:
             self._emit()
             self._path = result.path
@@ -119,9 +119,9 @@ class ReportStream:
         self.totals.count(findings, diagnostics)
         self.writer.file(findings, diagnostics)
 
-    def finish(self, scores: dict[str, dict[str, int | float]], baseline: dict[str, Any] | None = None) -> Totals:
+    def finish(self, baseline: dict[str, Any] | None = None) -> Totals:
         self._emit()
-        self.writer.finish(self.totals, scores, baseline)
+        self.writer.finish(self.totals, self.scores.scores(), baseline)
         return self.totals
 
 

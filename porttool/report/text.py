@@ -201,6 +201,7 @@ def _print_summary(
         suppressed=sum(r.suppressed for r in report.results),
         unscanned=len({d.path for d in diagnostics}),
         scores=report.scores,
+        baselined=int(report.baseline.get("baselined", 0)) if report.baseline else 0,
     )
 
 
@@ -216,6 +217,7 @@ def _summary(
     suppressed: int,
     unscanned: int,
     scores: dict[str, dict[str, int | float]],
+    baselined: int = 0,
 ) -> None:
     scanned = _plural(files_scanned, "file")
     if findings:
@@ -256,6 +258,13 @@ def _summary(
         console.print(
             Text(f"{_plural(suppressed, 'finding')} suppressed by `porttool: ignore` comments.")
         )
+    if baselined:
+        console.print(
+            Text(
+                f"{_plural(baselined, 'finding')} recorded in the baseline (hidden above; "
+                "the portability table counts the whole code base)."
+            )
+        )
     if unscanned:
         verb = "was" if unscanned == 1 else "were"
         console.print(
@@ -271,7 +280,7 @@ def _scores_table(target_selected: str, scores: dict[str, dict[str, int | float]
         title="Portability by target", title_justify="left", box=box.SIMPLE, title_style="bold"
     )
     table.add_column("Target")
-    for name in ("Sites", "Safe", "Unsafe", "Manual", "Hint", "Score"):
+    for name in ("Findings", "Safe", "Unsafe", "Manual", "Hint", "Score"):
         table.add_column(name, justify="right")
     for target in sorted_targets(scores):
         score = scores[target]

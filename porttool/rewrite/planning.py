@@ -1,5 +1,6 @@
 """Which fixes a rewrite applies: per site, the rule's fix for the target, held back when unsafe
-and not enabled, declined when the branch it guards keeps CUDA-only code, or a TODO marker."""
+(the fix, or the branch it guards: `scan.verdicts`) and not enabled, declined when the branch it
+guards keeps CUDA-only code, or a TODO marker. The scan reports the same statuses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 
 from porttool.model import Action, Applicability, FixStatus, Rule, Site, TargetFix
 from porttool.ruleset.registry import Registry
-from porttool.scan.guarded_branches import branch_status
+from porttool.scan.verdicts import verdict
 
 
 @dataclass
@@ -22,19 +23,21 @@ class FixPlan:
 def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe: bool, mark_unfixed: bool, skip: frozenset[str] = frozenset()) -> FixPlan:
     plan = FixPlan()
     for site in sites:
-        rule = registry.by_code.get(site.code)
-        if rule is None or site.in_dispatch:
+        judged = verdict(site, sites, registry, target)
+        if judged is None or site.in_dispatch:
             continue
+        rule = registry.by_code[site.code]
         fix = rule.fix_for(target)
-        in_branch, blocker = branch_status(site, sites, registry, target)
-        if blocker is not None and (in_branch is FixStatus.MANUAL or not unsafe) and fix.action in (Action.REWRITE, Action.REMOVE):
+        rewrites = fix.action in (Action.REWRITE, Action.REMOVE)
+        if rewrites and judged.status is FixStatus.MANUAL and judged.blocker is not None:
+            blocker = judged.blocker
             plan.declined.append((site, f"the branch it guards keeps CUDA-only code ({blocker.code} on line {blocker.span.line}); it stays a CUDA-only branch"))
-            continue
-        if fix.action in (Action.REWRITE, Action.REMOVE) and site.code not in skip:
-            if fix.applicability is Applicability.UNSAFE and not unsafe:
+        elif rewrites and site.code not in skip:
+            if judged.status is FixStatus.UNSAFE and not unsafe:
                 plan.held_back.append(site)
                 if mark_unfixed:
-                    plan.marks.append((site, rule, f"unsafe fix available (--unsafe-fixes): {fix.title}"))
+                    why = fix.title if fix.applicability is Applicability.UNSAFE or judged.blocker is None else f"{fix.title} (the branch it guards holds unsafe fixes, {judged.blocker.code} on line {judged.blocker.span.line})"
+                    plan.marks.append((site, rule, f"unsafe fix available (--unsafe-fixes): {why}"))
             else:
                 plan.fixes.append((site, rule, fix))
         elif mark_unfixed and fix.action is Action.MANUAL:

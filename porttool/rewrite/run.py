@@ -14,7 +14,7 @@ from porttool.ruleset.registry import Registry
 from porttool.scan.analysis import Analysis, analyse
 from porttool.scan.discovery import Candidate, display_path
 from porttool.scan.findings import make_findings
-from porttool.scan.run import ScanOptions, compiled, scan_one, sites_in_text
+from porttool.scan.run import ScanOptions, compiled, manifest_of, scan_one, sites_in_text
 from porttool.scan.sources import read_source
 
 
@@ -43,8 +43,13 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
     analysis = analyse(source, rules, keep_tree=True)
     if isinstance(analysis, Diagnostic):
         return FileResult(path=display, diagnostics=(analysis,))
-    findings = make_findings(analysis, scan_options.registry, scan_options.target)
-    base = FileResult(path=display, findings=findings, suppressed=len(analysis.suppressed), sites=analysis.sites)
+    reported = analysis
+    if manifest_of(candidate, rules) == "setup-py":  # its dependency lists are reported, never rewritten
+        from porttool.scan.manifest_matcher import setup_py_sites
+
+        reported = setup_py_sites(analysis, rules)
+    findings = make_findings(reported, scan_options.registry, scan_options.target)
+    base = FileResult(path=display, findings=findings, suppressed=len(reported.suppressed), sites=reported.sites)
     if not analysis.sites:
         return base
     text = analysis.text
@@ -69,7 +74,7 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
         try:
             new_text = notebooks.from_virtual(source.text, new_text)
         except notebooks.NotebookError as exc:
-            return FileResult(path=display, findings=findings, sites=analysis.sites, diagnostics=(Diagnostic("PT905", display, str(exc)),))
+            return FileResult(path=display, findings=findings, sites=reported.sites, diagnostics=(Diagnostic("PT905", display, str(exc)),))
     elif source.is_notebook:
         new_text = source.text
     else:
@@ -85,8 +90,8 @@ def rewrite_one(candidate: Candidate, options: RewriteOptions) -> FileResult:
         rewritten=new_text,
         applied=tuple(f for s, f in by_site if f is not None and (s.code, s.span) in applied_ids),
         held_back=tuple(f for s, f in by_site if f is not None and (s.code, s.span) in held_ids),
-        suppressed=len(analysis.suppressed),
-        sites=analysis.sites,
+        suppressed=len(reported.suppressed),
+        sites=reported.sites,
     )
 
 

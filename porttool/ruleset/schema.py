@@ -42,6 +42,18 @@ FAMILIES = {
     "7": "kernels",
     "8": "performance",
 }
+# PT750-PT799: dependency manifests (CUDA-only packages, CUDA builds, indexes, images), next to
+# the kernels and CUDA-only libraries they install
+SUBFAMILIES = {("7", 50): "dependencies"}
+
+
+def family_of(code: str) -> str | None:
+    """The family folder a rule code belongs in (`PT705` → kernels, `PT752` → dependencies)."""
+    family = FAMILIES.get(code[2])
+    for (digit, first), name in SUBFAMILIES.items():
+        if code[2] == digit and int(code[3:]) >= first:
+            family = name
+    return family
 
 
 TOP_KEYS_REQUIRED = {"code", "name", "summary", "why", "severity", "match", "fix", "examples", "valid"}
@@ -62,8 +74,11 @@ FIX_KEYS = {
 }
 
 
-EXAMPLE_KEYS = {"target", "before", "after"}
+EXAMPLE_KEYS = {"target", "before", "after", "file"}
+VALID_FILE_KEYS = {"file", "text"}
 DEVICE_STRING_POSITIONS = {"device", "ambiguous", "map_location", "device_type", "compared"}
+MANIFEST_ENTRIES = {"package", "index", "image", "channel", "env"}
+INSTALLERS = {"pip", "conda"}
 PLACEHOLDER_RE = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
 
 
@@ -79,6 +94,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "import": ({"names"}, set()),
     "environ": ({"pattern"}, set()),
     "file": ({"globs"}, set()),
+    "manifest": ({"entry"}, {"names", "exclude", "pattern", "version", "installer", "triggers"}),
     "identifier": ({"pattern"}, set()),
     "string": ({"values"}, set()),
 }
@@ -211,6 +227,8 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
             raise RuleError(source, "match.pattern", f"not a regular expression: {exc}")
     if kind == "file":
         _strs(match["globs"], source, "match.globs")
+    if kind == "manifest":
+        _validate_manifest_match(match, source)
     if "inside" in match:
         _require(match["inside"] == "loop", source, "match.inside", "only 'loop' is supported")
     for key in ("arg_count", "position"):
@@ -222,6 +240,50 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
         if key in match:
             _require(isinstance(match[key], bool), source, f"match.{key}", "must be true or false")
     return dict(match)
+
+
+def _validate_manifest_match(match: dict[str, Any], source: str) -> None:
+    _require(match["entry"] in MANIFEST_ENTRIES, source, "match.entry", f"must be one of {sorted(MANIFEST_ENTRIES)}")
+    _require(any(k in match for k in ("names", "pattern", "version")), source, "match", "a manifest match needs names, pattern or version")
+    for key in ("names", "exclude", "triggers"):
+        if key in match:
+            _strs(match[key], source, f"match.{key}")
+    for key in ("pattern", "version"):
+        if key in match:
+            try:
+                re.compile(match[key])
+            except (re.error, TypeError) as exc:
+                raise RuleError(source, f"match.{key}", f"not a regular expression: {exc}")
+    if "installer" in match:
+        _require(match["installer"] in INSTALLERS, source, "match.installer", f"must be one of {sorted(INSTALLERS)}")
+    if "names" not in match:
+        _require(
+            "triggers" in match,
+            source,
+            "match.triggers",
+            "a match by pattern or version alone needs triggers: words (lower case), one of which the text of every match contains (the prefilter)",
+        )
+    if "triggers" in match:
+        _require(all(t == t.lower() for t in match["triggers"]), source, "match.triggers", "must be lower case")
+
+
+def _parse_valid(valid: Any, source: str, kind: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """`valid` as Python snippets (strings) or, for manifest rules, `{ file, text }` tables."""
+    if kind == "file":
+        return tuple(v for v in valid if isinstance(v, str)) if isinstance(valid, list) else (), ()
+    if kind != "manifest":
+        return _strs(valid, source, "valid"), ()
+    _require(isinstance(valid, list) and bool(valid), source, "valid", "needs at least one { file, text } table")
+    files = []
+    for i, item in enumerate(valid):
+        key = f"valid[{i}]"
+        _require(isinstance(item, dict), source, key, "a manifest rule's valid entries are { file = ..., text = ... } tables")
+        unknown = set(item) - VALID_FILE_KEYS
+        _require(not unknown, source, f"{key}.{sorted(unknown)[0] if unknown else ''}", "unknown key")
+        _require(isinstance(item.get("file"), str) and bool(item.get("file")), source, f"{key}.file", "required: the file name the text is scanned as")
+        _require(isinstance(item.get("text"), str), source, f"{key}.text", "required text")
+        files.append((item["file"], item["text"]))
+    return (), tuple(files)
 
 
 def parse_rule(data: dict[str, Any], source: str) -> Rule:
@@ -240,9 +302,9 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
     stem = Path(source).stem
     _require(stem == f"{code}-{name}", source, "code", f"file name must be '{code}-{name}.toml'")
     family = Path(source).parent.name
-    expected_family = FAMILIES.get(code[2])
-    if expected_family is not None and family in FAMILIES.values():
-        _require(family == expected_family, source, "code", f"a {code[:3]}xx rule belongs in '{expected_family}/'")
+    expected_family = family_of(code)
+    if expected_family is not None and (family in FAMILIES.values() or family in SUBFAMILIES.values()):
+        _require(family == expected_family, source, "code", f"a {code} rule belongs in '{expected_family}/'")
     for key in ("summary", "why"):
         _require(isinstance(data[key], str) and data[key].strip() != "", source, key, "must be non-empty text")
     try:
@@ -259,8 +321,14 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
     for target in TARGETS:
         _require(target in fix_table, source, f"fix.{target}", "every target needs a fix table")
         fixes[target] = _parse_fix(fix_table[target], source, f"fix.{target}")
-    if match["kind"] in ("file", "import", "environ"):
-        pass
+    if match["kind"] == "manifest":
+        for target, fix in fixes.items():
+            _require(
+                fix.action not in (Action.REWRITE, Action.REMOVE),
+                source,
+                f"fix.{target}.action",
+                "a manifest rule reports (manual, info or keep): porttool does not edit dependency files",
+            )
     raw_examples = data["examples"]
     _require(isinstance(raw_examples, list) and bool(raw_examples), source, "examples", "needs at least one example")
     examples = []
@@ -271,6 +339,10 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         _require(not unknown, source, f"{key}.{sorted(unknown)[0] if unknown else ''}", "unknown key")
         _require(ex.get("target") in TARGETS, source, f"{key}.target", f"must be one of {TARGETS}")
         _require(isinstance(ex.get("before"), str), source, f"{key}.before", "required text")
+        if match["kind"] == "manifest":
+            _require(isinstance(ex.get("file"), str) and bool(ex.get("file")), source, f"{key}.file", "a manifest rule's example names the file it is scanned as (requirements.txt, Dockerfile, ...)")
+        else:
+            _require("file" not in ex, source, f"{key}.file", "only manifest rules' examples name a file")
         after = ex.get("after")
         _require(after is None or isinstance(after, str), source, f"{key}.after", "must be text")
         fix = fixes[ex["target"]]
@@ -281,7 +353,9 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
                 f"{key}.after",
                 f"target '{ex['target']}' does not rewrite ({fix.action.value}); drop 'after'",
             )
-        examples.append(Example(target=ex["target"], before=ex["before"], after=after))
+        if match["kind"] == "manifest":
+            _require(after is None, source, f"{key}.after", "manifest rules do not rewrite; drop 'after'")
+        examples.append(Example(target=ex["target"], before=ex["before"], after=after, file=ex.get("file", "")))
     if match["kind"] != "file":
         for target, fix in fixes.items():
             if fix.action in (Action.REWRITE, Action.REMOVE):
@@ -298,9 +372,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
                     "examples",
                     f"target '{target}' reports ({fix.action.value}), so it needs an example",
                 )
-    valid = data["valid"]
-    if match["kind"] != "file":
-        _strs(valid, source, "valid")
+    valid, valid_files = _parse_valid(data["valid"], source, match["kind"])
     refs = data.get("references", [])
     _require(isinstance(refs, list) and all(isinstance(r, str) for r in refs), source, "references", "must be a list of URLs")
     for key in ("message", "known_problems"):
@@ -320,6 +392,7 @@ def parse_rule(data: dict[str, Any], source: str) -> Rule:
         references=tuple(refs),
         source=source,
         effort=effort,
+        valid_files=valid_files,
     )
 
 

@@ -1,14 +1,14 @@
-"""Sites → one target's findings: severity, fix status (branch-aware), message, stable fingerprint."""
+"""Sites → one target's findings: severity and fix status (`verdicts.verdict`), message, stable fingerprint."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 
-from porttool.model import Finding, FixStatus, Severity, Site, Span
+from porttool.model import Finding, Site, Span
 from porttool.ruleset.registry import Registry
 from porttool.scan.analysis import Analysis
-from porttool.scan.guarded_branches import branch_status
+from porttool.scan.verdicts import verdict
 
 
 def fingerprint(code: str, snippet: str, occurrence: int) -> str:
@@ -31,24 +31,13 @@ def make_findings(analysis: Analysis, registry: Registry, target: str) -> tuple[
     findings: list[Finding] = []
     seen: dict[tuple[str, str], int] = {}
     for site in analysis.sites:
-        rule = registry.by_code.get(site.code)
-        if rule is None:
+        judged = verdict(site, analysis.sites, registry, target)
+        if judged is None:
             continue
+        rule = registry.by_code[site.code]
         fix = rule.fix_for(target)
-        if fix.action.value == "keep":
-            continue
-        severity, status = rule.severity_for(target), fix.status
-        message = _message(rule.message or rule.summary, site)
-        if site.in_dispatch:
-            severity, status = Severity.INFO, FixStatus.NONE
-            message += " (already dispatches per backend; left as is)"
-        elif site.branch is not None and status in (FixStatus.SAFE, FixStatus.UNSAFE):
-            in_branch, blocker = branch_status(site, analysis.sites, registry, target)
-            if in_branch is FixStatus.MANUAL and blocker is not None:
-                status = FixStatus.MANUAL
-                message += f" (the branch it guards keeps CUDA-only code, {blocker.code} on line {blocker.span.line}; port that first)"
-            elif in_branch is FixStatus.UNSAFE:
-                status = FixStatus.UNSAFE
+        severity, status = judged.severity, judged.status
+        message = _message(rule.message or rule.summary, site) + judged.note
         snippet_text = _span_text(lines, site.span)
         occurrence = seen.get((site.code, snippet_text), 0)
         seen[(site.code, snippet_text)] = occurrence + 1

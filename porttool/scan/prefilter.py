@@ -113,8 +113,8 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         return [(Needle("text", longest),)]
     if kind == "string":
         return [(Needle("text", str(value)),) for value in m["values"]]
-    if kind == "file":
-        return []
+    if kind in ("file", "manifest"):
+        return []  # (file names; dependency manifests: scan/manifest_matcher.py, never Python sources)
     return [()]  # a kind this module does not know: every source may match
 
 
@@ -306,7 +306,7 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
         return keyword_form + positional
     if kind in ("device-string", "device-idiom", "environ", "identifier", "string"):
         return sorted({n for alt in alternatives_of(rule) for n in alt if n.kind != "pattern"})
-    if kind == "file":
+    if kind in ("file", "manifest"):
         return []
     return None
 

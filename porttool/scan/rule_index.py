@@ -33,6 +33,8 @@ class CompiledRules:
     imports: list[tuple[str, Rule]] = field(default_factory=list)
     environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     files: list[tuple[tuple[str, ...], Rule]] = field(default_factory=list)
+    manifests: list[Rule] = field(default_factory=list)  # `manifest` rules (matched by porttool.scan.manifest_matcher)
+    manifest_words: tuple[str, ...] = ()  # lower case; a manifest spelling none of them matches no manifest rule
     identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
@@ -82,6 +84,9 @@ class CompiledRules:
                 c.environs.append((pattern, rule))
             elif kind == "file":
                 c.files.append((tuple(m["globs"]), rule))
+            elif kind == "manifest":
+                c.manifests.append(rule)
+                c.manifest_words += manifest_trigger_words(rule)
             elif kind == "identifier":
                 c.identifiers.append((re.compile(m["pattern"]), rule))
                 words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
@@ -99,8 +104,27 @@ class CompiledRules:
         """The cheap text prefilter: can this source produce any site at all? (scan/prefilter.py)"""
         return self.prefilter is None or self.prefilter.may_match(text)
 
+    def may_match_manifest(self, text: str) -> bool:
+        """The prefilter for dependency manifests: can this text produce any manifest site?"""
+        if not self.manifests:
+            return False
+        lowered = text.lower()
+        return any(word in lowered for word in self.manifest_words)
+
     def file_rules(self, filename: str) -> list[Rule]:
         return [rule for globs, rule in self.files if any(fnmatch.fnmatch(filename, g) for g in globs)]
+
+
+def manifest_trigger_words(rule: Rule) -> tuple[str, ...]:
+    """Lower-case words one of which the text of every match of a manifest rule contains: the
+    longest literal piece of each name glob (pieces split at `-_.`, so `flash_attn` in a file
+    finds the rule's `flash-attn`), and the rule's own `triggers`."""
+    m = rule.match
+    words = list(m.get("triggers", ()))
+    for glob in m.get("names", ()):
+        pieces = [p for p in re.split(r"[-_.*?\[\]/:@!]+", glob.lower()) if p]
+        words.append(max(pieces, key=len) if pieces else "")
+    return tuple(words)
 
 
 def _trigger_of(qualified: str) -> str:

@@ -66,6 +66,9 @@ def scan_one(candidate: Candidate, options: ScanOptions) -> FileResult:
         placeholder = SourceFile(candidate.path, display, b"", "", "utf-8", False, "\n")
         findings = make_findings(Analysis(placeholder, "", file_sites, (), Suppressions()), options.registry, options.target)
         return FileResult(path=display, findings=findings, sites=file_sites)
+    kind = manifest_of(candidate, rules)
+    if kind is not None and kind != "setup-py":
+        return scan_manifest(candidate.path, display, kind, options)
     if not candidate.path.name.endswith((".py", ".pyi", ".ipynb")):
         return FileResult(path=display)
     source = read_source(candidate.path, display)
@@ -74,12 +77,43 @@ def scan_one(candidate: Candidate, options: ScanOptions) -> FileResult:
     analysis = analyse(source, rules)
     if isinstance(analysis, Diagnostic):
         return FileResult(path=display, diagnostics=(analysis,))
+    if kind == "setup-py":
+        from porttool.scan.manifest_matcher import setup_py_sites
+
+        analysis = setup_py_sites(analysis, rules)
     return FileResult(
         path=display,
         findings=make_findings(analysis, options.registry, options.target),
         suppressed=len(analysis.suppressed),
         sites=analysis.sites,
     )
+
+
+def manifest_of(candidate: Candidate, rules: CompiledRules) -> str | None:
+    """The dependency-manifest format of a candidate when manifest rules are selected, else None."""
+    if not rules.manifests:
+        return None
+    if candidate.kind is not None:
+        return candidate.kind
+    name = candidate.path.name
+    if name.endswith((".py", ".pyi", ".ipynb")) and name != "setup.py":
+        return None  # (the common case, without importing the manifests package)
+    from porttool.scan.manifests import manifest_kind
+
+    return manifest_kind(name, candidate.path.parent.name)
+
+
+def scan_manifest(path: Path, display: str, kind: str, options: ScanOptions) -> FileResult:
+    """One dependency manifest's findings (porttool.scan.manifest_matcher)."""
+    from porttool.scan.manifest_matcher import analyse_manifest
+
+    source = read_source(path, display)
+    if isinstance(source, Diagnostic):
+        return FileResult(path=display, diagnostics=(source,))
+    analysis = analyse_manifest(source, kind, compiled(options.registry))
+    if isinstance(analysis, Diagnostic):
+        return FileResult(path=display, diagnostics=(analysis,))
+    return FileResult(path=display, findings=make_findings(analysis, options.registry, options.target), suppressed=len(analysis.suppressed), sites=analysis.sites)
 
 
 def _scan_batch(args: tuple[list[Candidate], ScanOptions]) -> list[FileResult]:
@@ -107,7 +141,15 @@ def scan_paths(
             return scan_paths(misses, options, jobs=jobs)
 
         root = options.root
-        yield from cached_scan(candidates, lambda path: display_path(path, root), scan_misses, cache, progress, lambda c: scan_one(c, options))
+        kinds = getattr(candidates, "kinds", None)
+        if kinds is None:
+            kinds = {os.fspath(c.path): c.kind for c in candidates if c.kind is not None}
+
+        def key_name(path: str) -> str:  # a file read as a manifest its name does not say is keyed apart
+            shown = display_path(path, root)
+            return f"{shown}\0{kinds[path]}" if kinds and path in kinds else shown
+
+        yield from cached_scan(candidates, key_name, scan_misses, cache, progress, lambda c: scan_one(c, options))
         return
     jobs = jobs or os.cpu_count() or 1
     if not use_pool(candidates, jobs):
@@ -130,6 +172,28 @@ def _scan_batch_packed(args: tuple[list[Candidate], ScanOptions]) -> bytes:
     from porttool.scan.result_codec import dumps_many
 
     return dumps_many(_scan_batch(args))
+
+
+def sites_in_file_text(text: str, name: str, registry: Registry) -> tuple[Site, ...]:
+    """Every unsuppressed site in `text` read as a file called `name` (a dependency manifest,
+    `setup.py`, or Python), for tests and embedding."""
+    rules = compiled(registry)
+    candidate = Candidate(Path(name), explicit=True)
+    kind = manifest_of(candidate, rules)
+    source = SourceFile(Path(name), name, text.encode(), text, "utf-8", False, "\n")
+    if kind is not None and kind != "setup-py":
+        from porttool.scan.manifest_matcher import analyse_manifest
+
+        analysis = analyse_manifest(source, kind, rules)
+    else:
+        analysis = analyse(source, rules)
+        if kind == "setup-py" and not isinstance(analysis, Diagnostic):
+            from porttool.scan.manifest_matcher import setup_py_sites
+
+            analysis = setup_py_sites(analysis, rules)
+    if isinstance(analysis, Diagnostic):
+        raise SyntaxError(analysis.message)
+    return analysis.sites
 
 
 def sites_in_text(text: str, registry: Registry) -> tuple[Site, ...]:

@@ -57,8 +57,9 @@ def read_source(path: Path, display: str) -> SourceFile | Diagnostic:
         return Diagnostic("PT901", display, "permission denied")
     except OSError as exc:
         return Diagnostic("PT901", display, f"cannot read: {exc.strerror or exc}")
+    python = path.suffix in (".py", ".pyi")
     if b"\x00" in raw:
-        return Diagnostic("PT904", display, "contains NUL bytes; not a Python source file")
+        return Diagnostic("PT904", display, "contains NUL bytes; not a Python source file" if python or path.suffix == ".ipynb" else "contains NUL bytes; not a text file")
     if path.suffix == ".ipynb" or path.suffix not in (".py", ".pyi"):
         encoding, bom = "utf-8", raw.startswith(codecs.BOM_UTF8)
     else:
@@ -73,6 +74,6 @@ def read_source(path: Path, display: str) -> SourceFile | Diagnostic:
     try:
         text = body.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        hint = "" if encoding != "utf-8" else " (add a '# -*- coding: ... -*-' line if the file is not UTF-8)"
+        hint = "" if encoding != "utf-8" or not python else " (add a '# -*- coding: ... -*-' line if the file is not UTF-8)"
         return Diagnostic("PT903", display, f"cannot decode as {encoding}: {exc.reason if isinstance(exc, UnicodeDecodeError) else exc}{hint}")
     return SourceFile(path=path, display=display, raw=raw, text=text, encoding=encoding, bom=bom, newline=_newline_of(text))

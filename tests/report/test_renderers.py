@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 import json
 import re
 import subprocess
@@ -255,7 +256,7 @@ def test_machine_formats_do_not_import_rich() -> None:
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
         "import test_renderers as t\n"
         "from porttool.report import render\n"
-        "for fmt in ('json', 'sarif', 'github', 'csv', 'concise'):\n"
+        "for fmt in ('json', 'sarif', 'github', 'gitlab', 'csv', 'concise'):\n"
         "    render(fmt, t.make_report(), io.StringIO())\n"
         "assert not [m for m in sys.modules if m == 'rich' or m.startswith('rich.')], 'rich imported'\n"
     )
@@ -514,6 +515,62 @@ def test_github_commands_parse_back() -> None:
         "5",
         "syntax error at line 3: invalid syntax",
     )
+
+
+# -- gitlab -----------------------------------------------------------------------------------
+
+
+def gitlab_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((REPO / "docs" / "gitlab-code-quality-schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_gitlab_validates_against_the_code_quality_schema() -> None:
+    validator = gitlab_validator()
+    for report in (make_report(), make_report(findings=False)):
+        issues = json.loads(rendered("gitlab", report))
+        assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(issues)] == []
+    assert json.loads(rendered("gitlab", make_report(findings=False))) == [
+        json.loads(rendered("gitlab"))[-1]
+    ]  # the diagnostic only
+
+
+def test_gitlab_schema_is_not_vacuous() -> None:
+    issues = json.loads(rendered("gitlab"))
+    for broken in (
+        {**issues[0], "severity": "error"},  # not a GitLab severity
+        {k: v for k, v in issues[0].items() if k != "fingerprint"},
+        {**issues[0], "location": {"path": "train.py"}},  # no line
+    ):
+        assert list(gitlab_validator().iter_errors([broken]))
+
+
+def test_gitlab_issues() -> None:
+    issues = json.loads(rendered("gitlab"))
+    assert len(issues) == 8  # 7 findings, then the file that could not be scanned
+    fingerprints = [i["fingerprint"] for i in issues]
+    assert len(set(fingerprints)) == len(fingerprints), "GitLab shows only the first issue of a fingerprint"
+    by_place = {(i["location"]["path"], i["location"]["lines"]["begin"]): i for i in issues}
+    first = by_place[("train.py", 3)]
+    assert first["check_name"] == "PT001 cuda-method-call"
+    assert first["severity"] == "major"
+    assert first["description"] == "`.cuda()` places this on a CUDA device"
+    assert first["content"]["body"].startswith("Fix (`porttool rewrite`): Replace `.cuda()` for neuron")
+    assert first["location"]["positions"] == {"begin": {"line": 3, "column": 9}, "end": {"line": 3, "column": 15}}
+    assert by_place[("train.py", 12)]["severity"] == "minor"
+    assert by_place[("util/helpers.py", 7)]["severity"] == "info"
+    assert by_place[("nb.ipynb", 1)]["description"].endswith("(cell 3)")
+    broken = issues[-1]
+    assert (broken["check_name"], broken["severity"], broken["location"]) == ("PT902 syntax-error", "critical", {"path": "broken.py", "lines": {"begin": 3}})
+    # the fingerprint does not move with the line: a finding shifted down keeps it
+    report = make_report()
+    moved = [
+        FileResult(r.path, findings=tuple(replace(f, span=Span(f.span.line + 5, f.span.column, f.span.end_line + 5, f.span.end_column)) for f in r.findings), diagnostics=r.diagnostics)
+        for r in report.results
+    ]
+    shifted = json.loads(rendered("gitlab", replace(report, results=tuple(moved))))
+    assert [i["fingerprint"] for i in shifted[:7]] == fingerprints[:7]
 
 
 # -- csv --------------------------------------------------------------------------------------

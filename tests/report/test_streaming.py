@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from porttool import __version__
-from porttool.report.scores import portability_scores, scores_from_counts
+from porttool.report.scores import portability_scores
 from porttool.model import (
     TARGETS,
     Diagnostic,
@@ -88,7 +88,7 @@ def streamed(fmt: str, items: list[FileResult], registry, baseline=None, **kw) -
     out = io.StringIO()
     report = ReportStream(fmt, out, target="neuron", rules=tuple(registry), version=__version__, color=False, **kw)
     report.add_all(items)
-    totals = report.finish(scores_from_counts(report.totals.site_codes, registry, TARGETS), baseline)
+    totals = report.finish(baseline)
     assert totals.files_scanned == len(items)
     assert totals.findings == sum(len(r.findings) for r in items)
     assert totals.diagnostics == sum(len(r.diagnostics) for r in items)
