@@ -23,9 +23,10 @@ measured against ``max(|mean|, std)``):
 
     e_P(s)  <=  k * g * noise_q(s)  +  (floor + d) * sqrt(1 + s)
 
-* ``noise_q(s) = max(max over t <= s of e_O(t), median over the run of e_O)``: the original's own
-  precision error, as an envelope (errors compound over training) that never drops to a lucky
-  near-zero at one step;
+* ``noise_q(s)``: the original's own precision error for q, its largest at any step up to
+  ``s + 4`` on any rank.  An envelope, because errors compound over training, pooled over ranks
+  and a few steps ahead, because one error alone fluctuates by an order of magnitude from step to
+  step (a lucky near-zero must not make the next value fail);
 * ``k`` = 3 when either run computes in reduced precision, 2 in float32 (dynamo's multipliers);
   ``--tolerance-ratio`` sets it;
 * ``g = max(1, u(port) / u(original))``, the ratio of unit roundoffs when the port computes in a
@@ -57,6 +58,7 @@ from porttool.check.compare.precision import (
 from porttool.check.compare.records import Output, RankRecords, RunInfo, RunRecords
 
 FP32_FLOOR = 64 * 2.0**-24
+NOISE_LOOKAHEAD = 4  # steps
 LR_RTOL = 1e-6
 _TINY = 1e-30
 _ORDER = {"output": 0, "loss": 1, "structure": 2, "parameters": 3, "skipped": 4, "lr": 5,
@@ -178,43 +180,57 @@ def _same_nonfinite(a: float | None, b: float | None) -> bool:
 
 
 class _Series:
-    """The values of one float quantity over a run (one rank), judged together."""
+    """The values of one float quantity over a run (every rank), judged together: the original's
+    own precision error is pooled over ranks and nearby steps, because one error alone fluctuates
+    by an order of magnitude from step to step."""
 
-    def __init__(self, rank: int, kind: str, quantity: str) -> None:
-        self.rank, self.kind, self.quantity = rank, kind, quantity
-        self.items: list[tuple[int, int, float | None, float | None, float | None, float]] = []
+    def __init__(self, kind: str, quantity: str) -> None:
+        self.kind, self.quantity = kind, quantity
+        self.items: list[tuple[int, int, int, float | None, float | None, float | None, float,
+                               Tolerance]] = []
 
-    def add(self, step: int, index: int, o: float | None, p: float | None, h: float | None,
-            scale_hint: float = 0.0) -> None:
-        self.items.append((step, index, o, p, h, scale_hint))
+    def add(self, rank: int, step: int, index: int, o: float | None, p: float | None,
+            h: float | None, tol: Tolerance, scale_hint: float = 0.0) -> None:
+        self.items.append((rank, step, index, o, p, h, scale_hint, tol))
 
-    def judge(self, tol: Tolerance) -> list[Point]:
-        errors_o: list[float] = []
-        prepared: list[tuple[int, int, float | None, float | None, float | None, float | None,
-                             float | None, float | None]] = []
-        for step, index, o, p, h, hint in self.items:
+    def judge(self) -> list[Point]:
+        prepared: list[tuple[int, int, int, float | None, float | None, float | None,
+                             float | None, float | None, Tolerance]] = []
+        worst_at: dict[int, float] = {}  # step -> the original's largest error at that step
+        for rank, step, index, o, p, h, hint, tol in self.items:
             ref = h if _finite(h) else o
-            if not (_finite(ref) and _finite(p) and _finite(o)):
-                prepared.append((step, index, o, p, h, None, None, None))
+            if ref is None or o is None or p is None or not (_finite(ref) and _finite(p) and _finite(o)):
+                prepared.append((rank, step, index, o, p, h, None, None, tol))
                 continue
-            assert ref is not None and p is not None and o is not None
             scale = max(abs(ref), hint, _TINY)
             e_o = abs(o - ref) / scale if _finite(h) else 0.0
-            errors_o.append(e_o)
-            prepared.append((step, index, o, p, h, scale, e_o, abs(p - ref) / scale))
-        typical = median(errors_o) if errors_o else 0.0
+            worst_at[step] = max(worst_at.get(step, 0.0), e_o)
+            prepared.append((rank, step, index, o, p, h, e_o, abs(p - ref) / scale, tol))
+        # noise(s): the original's largest error at any step up to s + NOISE_LOOKAHEAD, any rank
+        noise_until: list[tuple[int, float]] = []
+        running = 0.0
+        for step in sorted(worst_at):
+            running = max(running, worst_at[step])
+            noise_until.append((step, running))
+
+        def noise(step: int) -> float:
+            value = 0.0
+            for at, level in noise_until:
+                if at > step + NOISE_LOOKAHEAD:
+                    break
+                value = level
+            return value
+
         points = []
-        envelope = 0.0
-        for step, index, o, p, h, _, err_o, err_p in prepared:
+        for rank, step, index, o, p, h, err_o, err_p, tol in prepared:
             if err_p is None or err_o is None:
                 ok = _same_nonfinite(o, p)
-                detail = "" if ok else (f"the port's value is {p}, the original's {o}")
-                points.append(Point(self.rank, step, self.kind, self.quantity, index, o, p, h,
+                detail = "" if ok else f"the port's value is {p}, the original's {o}"
+                points.append(Point(rank, step, self.kind, self.quantity, index, o, p, h,
                                     ok=ok, detail=detail))
                 continue
-            envelope = max(envelope, err_o)
-            allowed = tol.allowed(max(envelope, typical), step)
-            points.append(Point(self.rank, step, self.kind, self.quantity, index, o, p, h, err_p,
+            allowed = tol.allowed(noise(step), step)
+            points.append(Point(rank, step, self.kind, self.quantity, index, o, p, h, err_p,
                                 err_o, allowed, err_p <= allowed))
         return points
 
@@ -238,16 +254,25 @@ def _outputs_by_model(outputs: tuple[Output, ...]) -> dict[str, list[Output]]:
     return by
 
 
+class _Adder:
+    def __init__(self, series: _Series, rank: int, tol: Tolerance) -> None:
+        self.series, self.rank, self.tol = series, rank, tol
+
+    def add(self, step: int, index: int, o: float | None, p: float | None, h: float | None,
+            scale_hint: float = 0.0) -> None:
+        self.series.add(self.rank, step, index, o, p, h, self.tol, scale_hint)
+
+
 def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: Tolerance,
-                  rng_comparable: bool, dtype_explained: bool) -> tuple[list[Point], list[_Series]]:
+                  rng_comparable: bool, dtype_explained: bool,
+                  series: dict[str, _Series]) -> list[Point]:
     r = o.rank
     points: list[Point] = []
-    series: dict[str, _Series] = {}
 
-    def s(kind: str, quantity: str) -> _Series:
+    def s(kind: str, quantity: str) -> _Adder:
         if quantity not in series:
-            series[quantity] = _Series(r, kind, quantity)
-        return series[quantity]
+            series[quantity] = _Series(kind, quantity)
+        return _Adder(series[quantity], r, tol)
 
     # optimizer steps
     n = min(len(o.steps), len(p.steps))
@@ -338,7 +363,7 @@ def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: To
                                                    tr.std if tr else None)
                     s("output", f"{name} max-abs").add(xo.step, k, to.max_abs, tq.max_abs,
                                                        tr.max_abs if tr else None)
-    return points, list(series.values())
+    return points
 
 
 def _per_step_loss(rank: RankRecords | None) -> tuple[float | None, ...]:
@@ -409,6 +434,7 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
                      " generator (the device's own random streams differ between machines)")
     precision_changes = changes(original, port)
     points: list[Point] = []
+    series: dict[str, _Series] = {}
     o_ranks = {x.rank for x in original.ranks}
     p_ranks = {x.rank for x in port.ranks}
     if o_ranks != p_ranks:
@@ -428,10 +454,10 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
             h = None
             rank_tol = Tolerance(k, g, FP32_FLOOR, unit_roundoff(least_precise(
                 {o_prec.dtype, p_prec.dtype})), "dtypes only (the twin took another path)")
-        exact, series = _compare_rank(o, p, h, rank_tol, rng_comparable, bool(precision_changes))
-        points.extend(exact)
-        for one in series:
-            points.extend(one.judge(rank_tol))
+        points.extend(_compare_rank(o, p, h, rank_tol, rng_comparable, bool(precision_changes),
+                                    series))
+    for one in series.values():
+        points.extend(one.judge())
     points.sort(key=lambda q: q.sort_key)
     failures = [q for q in points if not q.ok]
     summaries = []

@@ -1,12 +1,14 @@
 """What ``porttool check --compare`` adds to a run (stdlib only until torch is imported).
 
 * ``arm_early()`` (from ``sitecustomize``, before the program runs): when records are asked for,
-  seed Python's ``random`` and, at its first import, NumPy's global generator with 0, so a program
-  that never seeds them draws the same numbers in every compared run (a program that seeds them
-  overrides this, as it would any default); ``PYTHONHASHSEED`` is fixed by porttool.
-* ``install(torch)`` (right after ``import torch``): the CPU redirect of CUDA
-  (``PORTTOOL_CHECK_MODE=redirect``), the high-precision twin (``PORTTOOL_HIGH_PRECISION=1``) and
-  the numeric records (``PORTTOOL_RECORDS_DIR``), in that order.
+  seed Python's ``random`` and, at its first import, NumPy's global generator with 0;
+* ``install(torch)`` (right after ``import torch``): seed torch's CPU generator with 0 (PyTorch
+  seeds it from the OS otherwise, so an unseeded program draws different numbers in every
+  process), then the CPU redirect of CUDA (``PORTTOOL_CHECK_MODE=redirect``), the high-precision
+  twin (``PORTTOOL_HIGH_PRECISION=1``) and the numeric records (``PORTTOOL_RECORDS_DIR``).
+
+So a program that never seeds draws the same numbers in every compared run; a program that seeds
+overrides these defaults, as it would any; ``PYTHONHASHSEED`` is fixed by porttool.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ def arm_early() -> None:
 
 
 def install(torch: Any, mode: str) -> None:
+    if os.environ.get("PORTTOOL_RECORDS_DIR"):
+        torch.manual_seed(SEED)
     if mode == "redirect":
         import porttool_cuda_redirect
 
