@@ -105,8 +105,9 @@ def render_svg(series: Sequence[tuple[str, str, Sequence[float | None]]], *, tit
         y = legend_y + 16 * (i + 1)
         x = _LEFT + plot_w - 230
         dash = ' stroke-dasharray="4 3"' if key == "reference" else ""
-        out.append(f'<line x1="{x}" y1="{y - 4}" x2="{x + 24}" y2="{y - 4}" stroke="{colour}" '
-                   f'stroke-width="2"{dash}/>')
+        look = ' stroke-width="5" stroke-opacity="0.45"' if key == "original" else ' stroke-width="2"'
+        out.append(f'<line x1="{x}" y1="{y - 4}" x2="{x + 24}" y2="{y - 4}" stroke="{colour}"'
+                   f'{look}{dash}/>')
         out.append(f'<text x="{x + 30}" y="{y}">{escape(label)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

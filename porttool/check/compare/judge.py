@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Any
 
 from porttool.check.compare.precision import (
@@ -124,6 +123,7 @@ class QuantitySummary:
     kind: str
     compared: int
     failures: int
+    explained: int  # exact values that differ as a listed precision change says they may (dtypes)
     worst: Point | None  # the value closest to (or furthest past) its tolerance
     first_failure: Point | None
 
@@ -351,8 +351,10 @@ def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: To
                 if to.dtype != tq.dtype:
                     ok = dtype_explained and {to.dtype, tq.dtype} <= {"float32", "float16", "bfloat16"}
                     points.append(Point(r, xo.step, "output", f"{name} dtype", k, to.dtype,
-                                        tq.dtype, ok=ok, detail="" if ok else
-                                        f"dtype {tq.dtype} in the port, {to.dtype} in the original"))
+                                        tq.dtype, ok=ok, detail=(
+                                            f"{to.dtype} → {tq.dtype}, as the precision change says"
+                                            if ok else f"dtype {tq.dtype} in the port, {to.dtype} "
+                                                       "in the original")))
                 tr = th.get(to.path)
                 ref_std = tr.std if tr is not None and _finite(tr.std) else to.std
                 s("output", f"{name} mean").add(xo.step, k, to.mean, tq.mean,
@@ -468,7 +470,8 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
                                           key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1])):
         bad = [q for q in group if not q.ok]
         worst = max(group, key=lambda q: q.margin) if group else None
-        summaries.append(QuantitySummary(quantity, kind, len(group), len(bad), worst,
+        explained = sum(1 for q in group if q.ok and q.error is None and q.original != q.port)
+        summaries.append(QuantitySummary(quantity, kind, len(group), len(bad), explained, worst,
                                          bad[0] if bad else None))
     o0, p0 = original.rank(0), port.rank(0)
     h0 = usable_high.rank(0) if usable_high is not None else None

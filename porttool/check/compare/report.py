@@ -93,8 +93,12 @@ def _quantity_row(s: QuantitySummary) -> str:
     w = s.worst
     if w is not None and w.error is not None and w.allowed is not None:
         worst = f"{w.error:.1e} (allowed {w.allowed:.1e}) at step {w.step}"
+    elif s.failures:
+        worst = "differs"
+    elif s.explained:
+        worst = f"differs as the precision change says ({s.explained}x)"
     else:
-        worst = "exact" if s.failures == 0 else "differs"
+        worst = "exact"
     return f"    {s.quantity[:44]:<44} {s.compared:>8} {s.failures:>6}  {worst}"
 
 
@@ -200,7 +204,8 @@ def comparison_json(c: Comparison, plot: str | None) -> dict[str, Any]:
         "first_divergence": point_json(c.first_failure),
         "hints": list(c.hints),
         "quantities": [{"quantity": s.quantity, "kind": s.kind, "compared": s.compared,
-                        "failures": s.failures, "worst": point_json(s.worst),
+                        "failures": s.failures, "explained": s.explained,
+                        "worst": point_json(s.worst),
                         "first_failure": point_json(s.first_failure)} for s in c.summaries],
         "failures": [point_json(p) for p in c.failures[:MAX_FAILURES_LISTED]],
         "failures_total": len(c.failures),
