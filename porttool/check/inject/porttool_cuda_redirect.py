@@ -157,7 +157,14 @@ def _call(func: Any, args: Any, kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
+def _as_is(func: Any, args: Any, kwargs: Any) -> Any:
+    # torch.device("cuda", 0) stays a CUDA device object: code testing device.type keeps its GPU
+    # path, and every use of the device (a factory, .to()) is redirected
+    return func(*args, **kwargs)
+
+
 _SPECIAL: dict[Any, Callable[..., Any]] = {
+    torch.device: _as_is,
     torch.Tensor.cuda: _same,
     torch.Tensor.pin_memory: _same,
     torch.Tensor.is_pinned: _false,
