@@ -53,3 +53,12 @@ def make_run(role: str, *ranks: RankRecords, label: str | None = None, backend: 
 
 def noisy(values: list[float], rel: list[float]) -> list[float]:
     return [v * (1 + r) for v, r in zip(values, rel)]
+
+
+def git(cwd, *args: str) -> None:
+    import os
+    import subprocess
+
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
