@@ -410,6 +410,20 @@ def _hints(failures: list[Point], o0: RankRecords | None, p0: RankRecords | None
     return hints
 
 
+def _degenerate(run: RunRecords) -> list[str]:
+    """Runs whose agreement proves little: nothing trained, or a loss that never moves."""
+    out = []
+    steps = [s for r in run.ranks for s in r.steps if not s.skipped]
+    if steps and all(s.grad_norm == 0 for s in steps):
+        out.append("the original's gradients are zero at every step: it trained nothing, so "
+                   "agreement says little about the port's training numerics")
+    losses = [x.value for r in run.ranks for x in r.losses if x.value is not None]
+    if len(losses) > 1 and len(set(losses)) == 1:
+        out.append(f"the original's loss is {losses[0]:g} at every backward(): a constant loss "
+                   "cannot show a divergence")
+    return out
+
+
 def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None = None, *,
                  ratio: float | None = None) -> Comparison:
     """Judge ``port`` against ``original`` (and its high-precision twin ``high``)."""
@@ -482,6 +496,7 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
     if not points:
         notes.append("nothing was compared: neither run recorded a backward(), an optimizer step "
                      "or a model call")
+    notes.extend(_degenerate(original))
     return Comparison(original.info, port.info, usable_high.info if usable_high else None, tol,
                       o_prec, p_prec, precision_changes, tuple(sorted(o_ranks | p_ranks)), steps,
                       tuple(summaries), tuple(failures), len(points), curve, tuple(hints),

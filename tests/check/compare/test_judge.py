@@ -178,3 +178,12 @@ def test_precision_of_a_run():
     assert run_precision(high).dtype == "float32"
     scaled = make_run("port", make_rank(LOSSES, scaler=True))
     assert "GradScaler (loss scaling for float16) off → on" in changes(make_run("original", make_rank(LOSSES, scaler=False)), scaled)
+
+
+def test_a_run_that_trains_nothing_is_called_out():
+    flat = make_run("original", make_rank([0.0] * 4, grad_norms=[0.0] * 4))
+    c = compare_runs(flat, make_run("port", make_rank([0.0] * 4, grad_norms=[0.0] * 4)))
+    assert c.agreed  # equal, but ...
+    assert any("trained nothing" in n for n in c.notes) and any("constant loss" in n for n in c.notes)
+    assert not any("trained nothing" in n for n in compare_runs(make_run("original", make_rank(LOSSES)),
+                                                                 make_run("port", make_rank(LOSSES))).notes)
