@@ -203,3 +203,41 @@ def test_usage_errors(tmp_path: Path, gpt: Path) -> None:
     assert done.returncode == 2 and "--original no-such-ref: neither a directory nor a commit" in done.stderr
     done = porttool("compare", str(tmp_path / "missing"), cwd=tmp_path)
     assert done.returncode == 2 and "no such records directory" in done.stderr
+
+
+def test_the_cuda_reference_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where CUDA is present the original runs as it is (mode `reference`: no redirect, records
+    only), with TF32 counted in its precision and its twin run with TF32 off. Exercised here by
+    pretending a device is visible: this fallback script then takes its CPU path."""
+    from porttool.check.compare import session
+
+    root = scratch_repo(tmp_path / "repo", SCRIPTS / "fallback", "")
+    port(root, "neuron")
+    monkeypatch.setattr(session, "_cuda_devices", lambda *a, **k: 1)
+    options = session.CompareOptions(save_records=tmp_path / "rec", only="original", echo=False)
+    result, stage = session.compare_stage([sys.executable, "train.py"], target="neuron", backend="mock",
+                                          options=options, cwd=root)
+    assert stage is None and result.passed and result.comparisons == ()  # recorded, not judged
+    assert result.original is not None and result.original.info.backend == "cuda"
+    assert result.high is not None and result.high.info.precision == "high"  # TF32 is reduced precision
+    assert sorted(p.name for p in (tmp_path / "rec").iterdir()) == ["original", "original-high-precision"]
+    options = session.CompareOptions(only="port", save_records=tmp_path / "port", echo=False)
+    session.compare_stage([sys.executable, "train.py"], target="neuron", backend="mock", options=options, cwd=root)
+    judged = session.compare_saved(tmp_path / "rec", tmp_path / "port", session.CompareOptions(echo=False))
+    (c,) = judged.comparisons
+    assert c.agreed, [f for f in c.failures][:3]
+    assert c.original_precision.dtype == "tf32" and "TF32" in c.original_precision.reasons[0]
+    assert any("random generator states are not compared" in n for n in c.notes)
+    assert not any(f.kind == "rng" for f in c.failures)
+
+
+def test_an_original_the_redirect_cannot_run_is_a_named_problem(tmp_path: Path) -> None:
+    root = scratch_repo(tmp_path / "repo", SCRIPTS / "fallback", "")
+    train = root / "train.py"
+    train.write_text(train.read_text().replace("for step in range(4):", "g = torch.cuda.CUDAGraph()\nfor step in range(4):"))
+    git(root, "commit", "-qam", "an original that captures a CUDA graph")
+    port(root, "portable")
+    done = porttool("check", "--compare", "--target", "portable", "--", sys.executable, "train.py", cwd=root)
+    assert done.returncode == 1
+    assert "PROBLEM: the original failed (cpu redirect): exit status 1" in done.stdout
+    assert "CUDA graphs have no CPU meaning" in done.stdout
