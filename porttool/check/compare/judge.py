@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from porttool.check.compare.precision import (
     RunPrecision,
@@ -55,66 +54,19 @@ from porttool.check.compare.precision import (
     unit_roundoff,
 )
 from porttool.check.compare.records import Output, RankRecords, RunInfo, RunRecords
+from porttool.check.compare.tolerance import (
+    FP32_FLOOR,
+    ORDER,
+    Adder,
+    Point,
+    Series,
+    Tolerance,
+    exact,
+    finite,
+)
 
-FP32_FLOOR = 64 * 2.0**-24
-NOISE_LOOKAHEAD = 4  # steps
 LR_RTOL = 1e-6
 _TINY = 1e-30
-_ORDER = {"output": 0, "loss": 1, "structure": 2, "parameters": 3, "skipped": 4, "lr": 5,
-          "rng": 6, "grad_norm": 7, "clip_norm": 8}
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    ratio: float  # k
-    factor: float  # g
-    floor: float
-    dtype_term: float  # d
-    noise_source: str
-
-    def allowed(self, noise: float, step: int) -> float:
-        return self.ratio * self.factor * noise + (self.floor + self.dtype_term) * math.sqrt(1 + max(step, 0))
-
-    def describe(self) -> str:
-        parts = [f"k={self.ratio:g}"]
-        if self.factor != 1:
-            parts.append(f"g={self.factor:g}")
-        parts.append(f"floor={self.floor:.1e}")
-        if self.dtype_term:
-            parts.append(f"dtype term={self.dtype_term:.1e}")
-        return ", ".join(parts) + f"; noise from {self.noise_source}"
-
-
-@dataclass(frozen=True)
-class Point:
-    """One compared value."""
-
-    rank: int
-    step: int
-    kind: str  # output | loss | structure | parameters | skipped | lr | rng | grad_norm | clip_norm
-    quantity: str  # what a person reads: "loss", "output GPT[0] std", ...
-    index: int  # the event's number in its stream (backward call, step, model call)
-    original: Any
-    port: Any
-    reference: Any = None  # H's value (float quantities with a high-precision twin)
-    error: float | None = None  # e_P
-    original_error: float | None = None  # e_O
-    allowed: float | None = None
-    ok: bool = True
-    detail: str = ""
-
-    @property
-    def sort_key(self) -> tuple[int, int, int, int]:
-        return (self.step, _ORDER.get(self.kind, 9), self.rank, self.index)
-
-    @property
-    def margin(self) -> float:
-        """error / allowed (below 1 passes); 0 for exact quantities that agree, inf when not."""
-        if self.error is None or self.allowed is None:
-            return 0.0 if self.ok else math.inf
-        if self.allowed <= 0:
-            return 0.0 if self.error == 0 else math.inf
-        return self.error / self.allowed
 
 
 @dataclass(frozen=True)
@@ -167,80 +119,6 @@ class Comparison:
 
 
 # -- building blocks --------------------------------------------------------------------------
-def _finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
-def _same_nonfinite(a: float | None, b: float | None) -> bool:
-    if a is None or b is None:
-        return a is b
-    if math.isnan(a) and math.isnan(b):
-        return True
-    return math.isinf(a) and a == b
-
-
-class _Series:
-    """The values of one float quantity over a run (every rank), judged together: the original's
-    own precision error is pooled over ranks and nearby steps, because one error alone fluctuates
-    by an order of magnitude from step to step."""
-
-    def __init__(self, kind: str, quantity: str) -> None:
-        self.kind, self.quantity = kind, quantity
-        self.items: list[tuple[int, int, int, float | None, float | None, float | None, float,
-                               Tolerance]] = []
-
-    def add(self, rank: int, step: int, index: int, o: float | None, p: float | None,
-            h: float | None, tol: Tolerance, scale_hint: float = 0.0) -> None:
-        self.items.append((rank, step, index, o, p, h, scale_hint, tol))
-
-    def judge(self) -> list[Point]:
-        prepared: list[tuple[int, int, int, float | None, float | None, float | None,
-                             float | None, float | None, Tolerance]] = []
-        worst_at: dict[int, float] = {}  # step -> the original's largest error at that step
-        for rank, step, index, o, p, h, hint, tol in self.items:
-            ref = h if _finite(h) else o
-            if ref is None or o is None or p is None or not (_finite(ref) and _finite(p) and _finite(o)):
-                prepared.append((rank, step, index, o, p, h, None, None, tol))
-                continue
-            scale = max(abs(ref), hint, _TINY)
-            e_o = abs(o - ref) / scale if _finite(h) else 0.0
-            worst_at[step] = max(worst_at.get(step, 0.0), e_o)
-            prepared.append((rank, step, index, o, p, h, e_o, abs(p - ref) / scale, tol))
-        # noise(s): the original's largest error at any step up to s + NOISE_LOOKAHEAD, any rank
-        noise_until: list[tuple[int, float]] = []
-        running = 0.0
-        for step in sorted(worst_at):
-            running = max(running, worst_at[step])
-            noise_until.append((step, running))
-
-        def noise(step: int) -> float:
-            value = 0.0
-            for at, level in noise_until:
-                if at > step + NOISE_LOOKAHEAD:
-                    break
-                value = level
-            return value
-
-        points = []
-        for rank, step, index, o, p, h, err_o, err_p, tol in prepared:
-            if err_p is None or err_o is None:
-                ok = _same_nonfinite(o, p)
-                detail = "" if ok else f"the port's value is {p}, the original's {o}"
-                points.append(Point(rank, step, self.kind, self.quantity, index, o, p, h,
-                                    ok=ok, detail=detail))
-                continue
-            allowed = tol.allowed(noise(step), step)
-            points.append(Point(rank, step, self.kind, self.quantity, index, o, p, h, err_p,
-                                err_o, allowed, err_p <= allowed))
-        return points
-
-
-def _exact(rank: int, step: int, kind: str, quantity: str, index: int, o: Any, p: Any,
-           detail: str = "") -> Point:
-    ok = o == p
-    return Point(rank, step, kind, quantity, index, o, p, ok=ok, detail="" if ok else detail)
-
-
 def _h_matches(o: RankRecords, h: RankRecords | None) -> bool:
     return (h is not None and len(h.steps) == len(o.steps) and len(h.losses) == len(o.losses)
             and [s.skipped for s in h.steps] == [s.skipped for s in o.steps]
@@ -254,25 +132,17 @@ def _outputs_by_model(outputs: tuple[Output, ...]) -> dict[str, list[Output]]:
     return by
 
 
-class _Adder:
-    def __init__(self, series: _Series, rank: int, tol: Tolerance) -> None:
-        self.series, self.rank, self.tol = series, rank, tol
-
-    def add(self, step: int, index: int, o: float | None, p: float | None, h: float | None,
-            scale_hint: float = 0.0) -> None:
-        self.series.add(self.rank, step, index, o, p, h, self.tol, scale_hint)
-
 
 def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: Tolerance,
                   rng_comparable: bool, dtype_explained: bool,
-                  series: dict[str, _Series]) -> list[Point]:
+                  series: dict[str, Series]) -> list[Point]:
     r = o.rank
     points: list[Point] = []
 
-    def s(kind: str, quantity: str) -> _Adder:
+    def s(kind: str, quantity: str) -> Adder:
         if quantity not in series:
-            series[quantity] = _Series(kind, quantity)
-        return _Adder(series[quantity], r, tol)
+            series[quantity] = Series(kind, quantity)
+        return Adder(series[quantity], r, tol)
 
     # optimizer steps
     n = min(len(o.steps), len(p.steps))
@@ -283,10 +153,10 @@ def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: To
     for j in range(n):
         so, sp = o.steps[j], p.steps[j]
         sh = h.steps[j] if h is not None else None
-        points.append(_exact(r, j, "parameters", "parameter count", j, so.params, sp.params,
+        points.append(exact(r, j, "parameters", "parameter count", j, so.params, sp.params,
                              f"the port optimises {sp.params:,} parameters, the original "
                              f"{so.params:,}"))
-        points.append(_exact(r, j, "skipped", "GradScaler skipped the step", j, so.skipped,
+        points.append(exact(r, j, "skipped", "GradScaler skipped the step", j, so.skipped,
                              sp.skipped, "GradScaler skipped this step (inf/nan gradients) in "
                              f"{'the original' if so.skipped else 'the port'} only"))
         if so.lr is not None and sp.lr is not None:
@@ -296,7 +166,7 @@ def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: To
                                 detail="" if ok else f"learning rate {sp.lr:g} in the port, "
                                                      f"{so.lr:g} in the original"))
         if rng_comparable and so.rng and sp.rng:
-            points.append(_exact(r, j, "rng", "random generator state", j, so.rng, sp.rng,
+            points.append(exact(r, j, "rng", "random generator state", j, so.rng, sp.rng,
                                  "the CPU random generator's state after this step differs: the "
                                  "runs drew different random numbers"))
         if not (so.skipped or sp.skipped):
@@ -356,10 +226,10 @@ def _compare_rank(o: RankRecords, p: RankRecords, h: RankRecords | None, tol: To
                                             if ok else f"dtype {tq.dtype} in the port, {to.dtype} "
                                                        "in the original")))
                 tr = th.get(to.path)
-                ref_std = tr.std if tr is not None and _finite(tr.std) else to.std
+                ref_std = tr.std if tr is not None and finite(tr.std) else to.std
                 s("output", f"{name} mean").add(xo.step, k, to.mean, tq.mean,
                                                 tr.mean if tr else None,
-                                                abs(ref_std) if ref_std is not None and _finite(ref_std) else 0.0)
+                                                abs(ref_std) if ref_std is not None and finite(ref_std) else 0.0)
                 if math.prod(to.shape) > 1:  # of one number, the mean is all there is
                     s("output", f"{name} std").add(xo.step, k, to.std, tq.std,
                                                    tr.std if tr else None)
@@ -398,7 +268,7 @@ def _hints(failures: list[Point], o0: RankRecords | None, p0: RankRecords | None
         # scalars passed to backward() is a changed loss computation, not drift
         first = [(a, b) for a, b in zip(o0.losses, p0.losses) if a.step == b.step == first_step]
         ratios = [b.value / a.value for a, b in first
-                  if a.value is not None and b.value is not None and _finite(b.value) and a.value]
+                  if a.value is not None and b.value is not None and finite(b.value) and a.value]
         if ratios and all(abs(x - ratios[0]) <= 1e-3 * abs(ratios[0]) for x in ratios) \
                 and abs(ratios[0] - 1) > 1e-2:
             hints.append(f"the model outputs agree but the port's loss is {ratios[0]:.4g}x the "
@@ -450,7 +320,7 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
                      " generator (the device's own random streams differ between machines)")
     precision_changes = changes(original, port)
     points: list[Point] = []
-    series: dict[str, _Series] = {}
+    series: dict[str, Series] = {}
     o_ranks = {x.rank for x in original.ranks}
     p_ranks = {x.rank for x in port.ranks}
     if o_ranks != p_ranks:
@@ -481,7 +351,7 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
     for q in points:
         by_quantity.setdefault((q.kind, q.quantity), []).append(q)
     for (kind, quantity), group in sorted(by_quantity.items(),
-                                          key=lambda kv: (_ORDER.get(kv[0][0], 9), kv[0][1])):
+                                          key=lambda kv: (ORDER.get(kv[0][0], 9), kv[0][1])):
         bad = [q for q in group if not q.ok]
         worst = max(group, key=lambda q: q.margin) if group else None
         explained = sum(1 for q in group if q.ok and q.error is None and q.original != q.port)

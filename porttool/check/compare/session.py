@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from porttool.check.compare import records as rec
+from porttool.check.compare.raw_lines import collect
 from porttool.check.compare.judge import compare_runs
 from porttool.check.compare.original import (
     OriginalError,
@@ -153,7 +154,7 @@ def _run_original(command: list[str], tree: OriginalTree, options: CompareOption
     report = replace(report, backend="cuda" if cuda else "cpu-redirect")
     info = _info(role, label, "cuda" if cuda else "cpu-redirect", report, tree.root, tree.cwd,
                  "high" if high else "as written")
-    return rec.collect(folder / mode, info), report
+    return collect(folder / mode, info), report
 
 
 def _imported_from_port(run: rec.RunRecords, tree: OriginalTree) -> list[str]:
@@ -168,7 +169,7 @@ def _port_runs(stage: RunStageResult, raw: Path, cwd: Path, root: Path) -> list[
     for report in stage.runs:
         mode = _PORT_MODES.get(report.label, "tripwire")
         info = _info("port", report.label, report.backend, report, root, cwd, "as written")
-        runs.append(rec.collect(raw / "port" / mode, info))
+        runs.append(collect(raw / "port" / mode, info))
     return runs
 
 

@@ -2,9 +2,9 @@
 
 Installed right after ``import torch`` when ``PORTTOOL_RECORDS_DIR`` is set, in every process of the
 command (torchrun workers, ``mp.spawn`` children, DataLoader workers).  Each process that records
-something appends JSON lines to ``<PORTTOOL_RECORDS_DIR>/<PORTTOOL_CHECK_MODE>/p<pid>.jsonl``, one
-line per event, flushed at once: the records survive a crash, a kill or ``os._exit``.  porttool
-folds these raw lines into the versioned per-rank record files (``porttool.check.compare.records``).
+something appends JSON lines to ``<PORTTOOL_RECORDS_DIR>/<PORTTOOL_CHECK_MODE>/p<pid>.jsonl``
+(``porttool_records_io``); porttool folds them into the versioned per-rank record files
+(``porttool.check.compare.raw_lines``, ``records``).
 
 What is recorded (``kind`` of a line):
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import json
 import math
 import os
 import sys
@@ -41,140 +40,19 @@ import weakref
 from typing import Any
 
 import torch
-from porttool_events import is_library_file, user_frame
+from porttool_events import is_library_file
+from porttool_records_io import (
+    RECORDS_DIR_ENV,
+    WRITER,
+    digest,
+    host,
+    number,
+    scalar,
+    call_site,
+    tensors_of,
+)
 
-RECORDS_DIR_ENV = "PORTTOOL_RECORDS_DIR"
-FORMAT = 1
-_MAX_EVENTS = 200_000  # per process; beyond this, events are counted, not written
-_MAX_OUTPUT_TENSORS = 8
-
-_lock = threading.RLock()
 _local = threading.local()
-
-
-class _Writer:
-    def __init__(self) -> None:
-        self.pid = -1
-        self.fh: Any = None
-        self.events = 0
-        self.dropped = 0
-
-    def emit(self, event: dict[str, Any]) -> None:
-        directory = os.environ.get(RECORDS_DIR_ENV)
-        if not directory:
-            return
-        with _lock:
-            try:
-                if self.pid != os.getpid():  # first event, or a forked child
-                    self.pid = os.getpid()
-                    self.events = self.dropped = 0
-                    folder = os.path.join(directory, os.environ.get("PORTTOOL_CHECK_MODE") or "run")
-                    os.makedirs(folder, exist_ok=True)
-                    self.fh = open(os.path.join(folder, f"p{self.pid}.jsonl"), "a", encoding="utf-8")
-                    self._write(_process_header())
-                if self.events >= _MAX_EVENTS:
-                    self.dropped += 1
-                    return
-                self.events += 1
-                event["rank"] = _rank()
-                self._write(event)
-            except Exception as exc:  # never break the program under test  # noqa: BLE001
-                try:
-                    sys.stderr.write(f"porttool check: could not write a record: {exc}\n")
-                except Exception:  # noqa: BLE001,S110
-                    pass
-
-    def _write(self, event: dict[str, Any]) -> None:
-        self.fh.write(json.dumps(event, sort_keys=True, allow_nan=False, default=str) + "\n")
-        self.fh.flush()
-
-
-WRITER = _Writer()
-
-
-def _process_header() -> dict[str, Any]:
-    return {
-        "kind": "process",
-        "format": FORMAT,
-        "pid": os.getpid(),
-        "ppid": os.getppid(),
-        "argv": list(sys.argv),
-        "cwd": os.getcwd(),
-        "mode": os.environ.get("PORTTOOL_CHECK_MODE", ""),
-        "torch": str(torch.__version__),
-        "rank_env": os.environ.get("RANK"),
-    }
-
-
-def _rank() -> int | None:
-    try:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            return int(dist.get_rank())
-    except Exception:  # noqa: BLE001,S110
-        pass
-    value = os.environ.get("RANK", "")
-    return int(value) if value.isdigit() else None
-
-
-def number(value: float) -> Any:
-    """A float as JSON allows it (non-finite values as strings)."""
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-def _site() -> str | None:
-    """The innermost frame of the program (not torch, not another installed package)."""
-    frame = user_frame(3)
-    while frame is not None and ("site-packages" in frame.f_code.co_filename
-                                 or "dist-packages" in frame.f_code.co_filename):
-        frame = frame.f_back
-    return None if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-# -- reading values without a recorded host sync ------------------------------------------------
-def host(t: torch.Tensor) -> torch.Tensor:
-    """``t`` detached and on the CPU.  The mock's neuron tensors keep their CPU data in ``_elem``:
-    read that (no dispatch, so the mock records no host sync for porttool's own reads)."""
-    elem = getattr(t, "_elem", None)
-    if isinstance(elem, torch.Tensor) and t.device.type != "cpu":
-        return elem.detach()
-    t = t.detach()
-    return t if t.device.type == "cpu" else t.to("cpu")
-
-
-def _scalar(t: torch.Tensor) -> float:
-    return float(host(t).double().reshape(-1)[0].item())
-
-
-def digest(t: torch.Tensor, path: str) -> dict[str, Any]:
-    h = host(t)
-    out: dict[str, Any] = {"path": path, "shape": list(h.shape), "dtype": str(t.dtype).replace("torch.", "")}
-    if h.is_complex() or h.dtype is torch.bool or h.numel() == 0 or h.layout != torch.strided:
-        out.update(mean=None, std=None, max_abs=None)
-        return out
-    x = h.double()
-    out["mean"] = number(float(x.mean().item()))
-    out["std"] = number(float(x.std(unbiased=False).item())) if x.numel() > 1 else 0.0
-    out["max_abs"] = number(float(x.abs().max().item()))
-    return out
-
-
-def _tensors(value: Any, path: str, found: list[tuple[str, torch.Tensor]], depth: int = 0) -> None:
-    if len(found) >= _MAX_OUTPUT_TENSORS or depth > 4:
-        return
-    if isinstance(value, torch.Tensor):
-        found.append((path, value))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _tensors(v, f"{path}[{i}]", found, depth + 1)
-    elif isinstance(value, dict):
-        for k in value:
-            _tensors(value[k], f"{path}[{k!r}]", found, depth + 1)
 
 
 # -- backward -----------------------------------------------------------------------------------
@@ -188,7 +66,7 @@ _CLIP: list[float] = []  # pre-clip norms returned by clip_grad_norm_ since the 
 
 def _record_backward(tensors: Any) -> None:
     items = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors or ())
-    site = _site()
+    site = call_site()
     for t in items:
         if not isinstance(t, torch.Tensor):
             continue
@@ -196,7 +74,7 @@ def _record_backward(tensors: Any) -> None:
                                  "steps_before": _COUNTS["step"], "dtype": str(t.dtype).replace("torch.", ""),
                                  "shape": list(t.shape), "site": site}
         if t.numel() == 1 and not t.is_complex():
-            value = _scalar(t)
+            value = scalar(t)
             entry = _SCALED.pop(id(t), None)
             scale = entry[1] if entry is not None and entry[0]() is t else None
             event["value"] = number(value)
@@ -296,7 +174,7 @@ def _step_event(optimizer: Any, skipped: bool, grad_scale: Any = None) -> dict[s
     if isinstance(grad_scale, torch.Tensor):
         # GradScaler hands a fused optimizer still-scaled gradients and unscales them inside
         # step(): the norm the update uses is the scaled norm over the scale
-        scale = _scalar(grad_scale)
+        scale = scalar(grad_scale)
         norm = norm / scale if scale else norm
     dtypes: dict[str, int] = {}
     for p in params:
@@ -326,7 +204,7 @@ def _patch_optimizers() -> None:
         _settings_event()
         # GradScaler and a fused optimizer: the scale and the inf flag ride on the optimizer
         found_inf = getattr(optimizer, "found_inf", None)
-        skipped = isinstance(found_inf, torch.Tensor) and _scalar(found_inf) != 0
+        skipped = isinstance(found_inf, torch.Tensor) and scalar(found_inf) != 0
         pending[id(optimizer)] = _step_event(optimizer, skipped=skipped,
                                              grad_scale=getattr(optimizer, "grad_scale", None))
 
@@ -366,7 +244,7 @@ def _patch_optimizers() -> None:
                 if len(_SCALED) > 64:  # scaled tensors never backwarded
                     for key in [k for k, (ref, _) in _SCALED.items() if ref() is None]:
                         del _SCALED[key]
-                _SCALED[id(result)] = (weakref.ref(result), _scalar(self._scale))
+                _SCALED[id(result)] = (weakref.ref(result), scalar(self._scale))
             except Exception:  # noqa: BLE001,S110
                 pass
         return result
@@ -380,7 +258,7 @@ def _patch_optimizers() -> None:
         WRITER.emit({"kind": "grad_scaler", "device": str(getattr(self, "_device", "?")),
                      "requested_device": getattr(self, "_porttool_requested_device", None),
                      "enabled": bool(getattr(self, "_enabled", False)),
-                     "init_scale": getattr(self, "_init_scale", None), "site": _site()})
+                     "init_scale": getattr(self, "_init_scale", None), "site": call_site()})
 
     scaler_cls.__init__ = scaler_init
 
@@ -395,7 +273,7 @@ def _patch_optimizers() -> None:
             def clip_grad_norm_(*args: Any, **kwargs: Any) -> Any:
                 total = original_clip(*args, **kwargs)
                 try:
-                    _CLIP.append(_scalar(total))
+                    _CLIP.append(scalar(total))
                 except Exception:  # noqa: BLE001,S110
                     pass
                 return total
@@ -455,7 +333,7 @@ def _patch_modules() -> None:
             if next(iter(module.parameters()), None) is None:
                 return  # a loss module or a functional wrapper, not a model
             found: list[tuple[str, torch.Tensor]] = []
-            _tensors(output, "", found)
+            tensors_of(output, "", found)
             if not found:
                 return
             name = model_name(module)
@@ -482,7 +360,7 @@ def _patch_autocast() -> None:
     def __enter__(self: Any) -> Any:
         result = original_enter(self)
         try:
-            site = _site()
+            site = call_site()
             dtype = str(getattr(self, "fast_dtype", None)).replace("torch.", "")
             requested = getattr(self, "_porttool_requested", None)
             key = (site, self.device, dtype, bool(self._enabled), requested)

@@ -11,6 +11,7 @@ import pytest
 from compare_helpers import make_rank, make_run
 
 from porttool.check.compare import records as rec
+from porttool.check.compare.raw_lines import collect
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -48,7 +49,7 @@ def test_collect_folds_processes_into_ranks(tmp_path: Path) -> None:
     _raw_process(tmp_path, 11, 1, [3.0, 2.0], root)
     _raw_process(tmp_path, 10, 0, [3.5, 2.5], root)
     (tmp_path / "p12.jsonl").write_text(_line(kind="process", pid=12, argv=["worker"]), encoding="utf-8")
-    run = rec.collect(tmp_path, _info(root))
+    run = collect(tmp_path, _info(root))
     assert [r.rank for r in run.ranks] == [0, 1]
     r0 = run.rank(0)
     assert r0 is not None and r0.pid == 10
@@ -61,7 +62,7 @@ def test_collect_folds_processes_into_ranks(tmp_path: Path) -> None:
 def test_two_processes_on_one_rank_are_noted(tmp_path: Path) -> None:
     _raw_process(tmp_path, 10, None, [3.0, 2.0, 1.0], "/r")
     _raw_process(tmp_path, 11, None, [3.0], "/r")
-    run = rec.collect(tmp_path, _info("/r"))
+    run = collect(tmp_path, _info("/r"))
     assert len(run.ranks) == 1 and run.ranks[0].pid == 10
     assert run.notes and "pid 10" in run.notes[0] and "11" in run.notes[0]
 

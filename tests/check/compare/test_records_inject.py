@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from porttool.check.compare import records as rec
+from porttool.check.compare.raw_lines import collect
 from porttool.check.runner import run_once
 
 pytest.importorskip("torch")
@@ -25,7 +26,7 @@ def probe(tmp_path_factory: pytest.TempPathFactory):
                       extra_env={"PORTTOOL_RECORDS_DIR": str(raw)}, timeout=240, echo=False)
     assert report.exit_code == 0, report.output_tail
     info = rec.RunInfo("port", "mock", "mock", True, "as written", report.command, str(SCRIPTS), ".")
-    (rank,) = rec.collect(raw / "mock", info).ranks
+    (rank,) = collect(raw / "mock", info).ranks
     return report, rank
 
 

@@ -48,10 +48,12 @@ def test_cuda_idioms_run_on_the_cpu(idioms) -> None:
 def test_autocast_keeps_the_dtype_and_the_scaler_scales(idioms) -> None:
     got = lines(idioms.output_tail)
     assert got["autocast_fp16"] == "torch.float16"  # CUDA fp16 autocast stays fp16 on the CPU
+    assert got["autocast_policy"] == "[torch.float32, torch.float32, torch.float16, torch.float32]"
     assert got["cuda_amp_autocast_default"] == "torch.float16"  # CUDA's default dtype, not the CPU's
     assert got["autocast_bf16"] == "torch.bfloat16"
     assert got["grad_scaler_scale"] == "65536.0"  # an enabled GradScaler, as on CUDA
-    assert any("torch.autocast('cuda', float16) ran as torch.autocast('cpu', float16)" in n for n in idioms.notes)
+    assert any("torch.autocast('cuda', float16) ran as torch.autocast('cpu', float16) with CUDA's op policy"
+               in n for n in idioms.notes)
 
 
 def test_distributed_and_compile(idioms) -> None:
@@ -66,7 +68,7 @@ def test_cuda_without_a_cpu_meaning_is_named(idioms) -> None:
     got = lines(idioms.output_tail)
     assert got["cuda_graph"].startswith("porttool check --compare: CUDA graphs have no CPU meaning")
     assert got["no_cpu_meaning"].endswith("torch.cuda.caching_allocator_alloc() at "
-                                          f"{SCRIPTS / 'cuda_idioms.py'}:109")
+                                          f"{SCRIPTS / 'cuda_idioms.py'}:112")
 
 
 def test_the_notes_name_what_was_answered_as_a_cuda_host(idioms) -> None:

@@ -64,6 +64,9 @@ show("stream", y.device.type)
 
 with torch.autocast(device_type="cuda", dtype=torch.float16):
     show("autocast_fp16", (x @ x).dtype)
+    # CUDA's policy, not the CPU's: softmax and layer_norm in float32, einsum lowered
+    show("autocast_policy", [torch.softmax(x @ x, -1).dtype, torch.nn.functional.layer_norm(x @ x, (4,)).dtype,
+                             torch.einsum("ij,jk->ik", x, x).dtype, (x @ x).sum().dtype])
 with torch.cuda.amp.autocast():
     show("cuda_amp_autocast_default", (x @ x).dtype)
 with torch.autocast("cuda", dtype=torch.bfloat16):
