@@ -108,6 +108,7 @@ class Comparison:
     curve: Curve
     hints: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    caveats: tuple[str, ...] = ()  # why an agreement here proves little (nothing trained, ...)
 
     @property
     def agreed(self) -> bool:
@@ -366,8 +367,7 @@ def compare_runs(original: RunRecords, port: RunRecords, high: RunRecords | None
     if not points:
         notes.append("nothing was compared: neither run recorded a backward(), an optimizer step "
                      "or a model call")
-    notes.extend(_degenerate(original))
     return Comparison(original.info, port.info, usable_high.info if usable_high else None, tol,
                       o_prec, p_prec, precision_changes, tuple(sorted(o_ranks | p_ranks)), steps,
                       tuple(summaries), tuple(failures), len(points), curve, tuple(hints),
-                      tuple(dict.fromkeys(notes)))
+                      tuple(dict.fromkeys(notes)), tuple(_degenerate(original)))

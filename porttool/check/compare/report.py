@@ -71,9 +71,10 @@ def summary_line(c: Comparison) -> str:
                     key=lambda p: p.margin, default=None)
         w = (f", closest: {worst.quantity} at step {worst.step} ({worst.margin:.2f} of its "
              "tolerance)") if worst is not None else ""
+        caveat = f" -- CAVEAT: {c.caveats[0]}" if c.caveats else ""
         return (f"port {_run_name(c.port)} AGREES with the original ({_run_name(c.original)}) over "
                 f"{c.steps} step{'s' * (c.steps != 1)} x {ranks}: {c.compared} values within "
-                f"tolerance{w}{changes}")
+                f"tolerance{w}{changes}{caveat}")
     if c.first_failure is None:
         return f"port {_run_name(c.port)}: NOTHING COMPARED ({'; '.join(c.notes) or 'no records'})"
     return (f"port {_run_name(c.port)} DIVERGES from the original ({_run_name(c.original)}) at "
@@ -141,6 +142,7 @@ def render_text(result: CompareResult) -> str:
                 out.append(f"    also at step {c.failures[0].step}: {', '.join(others)}")
             out.append(f"    {len(c.failures)} value(s) out of tolerance in all")
         out += [f"  hint: {h}" for h in c.hints]
+        out += [f"  caveat: {n}" for n in c.caveats]
         out += [f"  note: {n}" for n in c.notes]
     for label, path in result.plots:
         out.append(f"  loss curves ({label}): {path}")
@@ -203,6 +205,7 @@ def comparison_json(c: Comparison, plot: str | None) -> dict[str, Any]:
                       "changes": list(c.precision_changes)},
         "first_divergence": point_json(c.first_failure),
         "hints": list(c.hints),
+        "caveats": list(c.caveats),
         "quantities": [{"quantity": s.quantity, "kind": s.kind, "compared": s.compared,
                         "failures": s.failures, "explained": s.explained,
                         "worst": point_json(s.worst),
