@@ -342,6 +342,17 @@ class CheckFmt(str, Enum):
     json = "json"
 
 
+class Reference(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class CompareSide(str, Enum):
+    original = "original"
+    port = "port"
+
+
 class _CheckCommand(TyperCommand):
     """`check PATH... -- COMMAND...`: everything after the first `--` is the command, never PATHs."""
 
@@ -365,11 +376,20 @@ def check(
     skip_static: bool = typer.Option(False, "--skip-static", help="Run only the command."),
     output_format: CheckFmt = typer.Option(CheckFmt.text, "--output-format", "-f", help="text or json."),
     config: Optional[Path] = ConfigOpt,
+    compare: bool = typer.Option(False, "--compare", help="Also run the original and compare the numbers (loss, gradient norms, outputs) step by step."),
+    original: Optional[str] = typer.Option(None, "--original", help="With --compare: the original, a git ref (default HEAD, checked out in a temporary worktree) or a directory."),
+    reference: Reference = typer.Option(Reference.auto, "--reference", help="With --compare: where the original runs: auto (CUDA when present, else the CPU redirect), cpu or cuda."),
+    high_precision: bool = typer.Option(True, "--high-precision/--no-high-precision", help="With --compare: also run the original with autocast and TF32 off when it uses reduced precision (the noise floor)."),
+    only: Optional[CompareSide] = typer.Option(None, "--only", help="With --compare: run and record one side only (original or port; needs --save-records), for `porttool compare` elsewhere."),
+    save_records: Optional[Path] = typer.Option(None, "--save-records", help="With --compare: write the records (one file per rank and run) into this directory."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="With --compare: draw the loss curves into this SVG file (default: into --save-records)."),
+    tolerance_ratio: Optional[float] = typer.Option(None, "--tolerance-ratio", help="With --compare: how many times the original's own precision error the port may be off (default 3 in reduced precision, 2 in float32)."),
 ) -> None:
     """Prove the port: static checks of PATHs, then run `-- COMMAND` on the Neuron mock or SDK.
 
     Everything after `--` is the command, run in a subprocess with a timeout; porttool executes user
-    code only here. Exit 0 only when every stage passed.
+    code only here. With --compare the original runs too (on CUDA, or on the CPU through a CUDA
+    redirect) and the numbers of both are compared. Exit 0 only when every stage passed.
     """
     from porttool.check import verdict
     from porttool.check.static import check_static
@@ -390,17 +410,28 @@ def check(
             candidates = collect_candidates(paths, settings.exclude, registry)
             static = check_static(candidates, ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe_fixes)
         run = None
-        if command:
+        compared = None
+        if compare and not command:
+            raise UsageError("--compare needs the command to run after `--`")
+        if command and compare:
+            from porttool.check.compare.session import CompareOptions, CompareUsageError, compare_stage
+
+            options = CompareOptions(original=original, reference=reference.value, high_precision=high_precision, only=only.value if only else None, save_records=save_records, plot=plot if plot is not None else (save_records / "loss-curves.svg" if save_records else None), ratio=tolerance_ratio, timeout=timeout, python=python, echo=output_format is CheckFmt.text)
+            try:
+                compared, run = compare_stage(command, target=settings.target, backend=backend.value, options=options)
+            except CompareUsageError as exc:
+                raise UsageError(str(exc))
+        elif command:
             from porttool.check.runner import run_stage
 
             if output_format is CheckFmt.text:
                 _narrate(f"porttool: running {' '.join(command)} (target {settings.target}, backend {backend.value})\n")
             run = run_stage(command, target=settings.target, backend=backend.value, timeout=timeout, python=python, echo=output_format is CheckFmt.text)
     if output_format is CheckFmt.json:
-        verdict.render_json(static, run, settings.target, sys.stdout)
+        verdict.render_json(static, run, settings.target, sys.stdout, compared)
     else:
-        verdict.render_text(static, run, settings.target, sys.stdout)
-    passed = verdict.passed(static, run)
+        verdict.render_text(static, run, settings.target, sys.stdout, compared)
+    passed = verdict.passed(static, run, compared)
     raise typer.Exit(EXIT_CLEAN if passed else EXIT_FINDINGS)
 
 
@@ -469,6 +500,36 @@ def report(
             f"{int(view.overall['sites'])} findings, Python port {float(view.python['score']):.1f}% fixable, "
             f"{len(page.triage.for_target(page.primary))} kernel items)\n"
         )
+
+
+@app.command("compare")
+def compare_cmd(
+    original_records: Path = typer.Argument(..., help="Records of the original (from `check --compare --save-records DIR`; a records directory or one run's folder)."),
+    port_records: Optional[Path] = typer.Argument(None, help="Records of the port (default: the port runs in ORIGINAL_RECORDS)."),
+    output_format: CheckFmt = typer.Option(CheckFmt.text, "--output-format", "-f", help="text or json."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Draw the loss curves into this SVG file."),
+    tolerance_ratio: Optional[float] = typer.Option(None, "--tolerance-ratio", help="How many times the original's own precision error the port may be off (default 3 in reduced precision, 2 in float32)."),
+) -> None:
+    """Compare saved records: an original recorded on one machine with a port recorded on another.
+
+    Exit 0 when every port run agrees with the original, 1 when one diverges, 2 on unusable records.
+    """
+    import json
+
+    from porttool.check.compare.records import RecordsError
+    from porttool.check.compare.report import render_json, render_text
+    from porttool.check.compare.session import CompareOptions, compare_saved
+
+    with _errors_to_exit_codes():
+        try:
+            result = compare_saved(original_records, port_records or original_records, CompareOptions(plot=plot, ratio=tolerance_ratio, echo=False))
+        except RecordsError as exc:
+            raise UsageError(f"unusable records: {exc}")
+    if output_format is CheckFmt.json:
+        sys.stdout.write(json.dumps(render_json(result), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(result))
+    raise typer.Exit(EXIT_CLEAN if result.passed else EXIT_FINDINGS)
 
 
 class RulesFmt(str, Enum):

@@ -400,3 +400,16 @@ def _merge(report_dir: Path) -> dict[str, Any]:
         "processes": processes,
         "events_collected": active,
     }
+
+
+def run_once(command: list[str], *, label: str, mode: str, extra_env: Mapping[str, str] | None = None,
+             env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 600,
+             python: str | None = None, echo: bool = True) -> RunReport:
+    """One run of ``command`` under ``mode`` -- any mode the injected ``sitecustomize`` knows,
+    ``redirect`` and ``reference`` included (``check --compare``'s runs of the original)."""
+    base_env = dict(os.environ if env is None else env)
+    for key in (MODE_ENV, REPORT_DIR_ENV, CODES_ENV):
+        base_env.pop(key, None)
+    return _run_once(_resolve_command(command, python), label=label, mode=mode,
+                     extra_env=dict(extra_env or {}), base_env=base_env, cwd=cwd, timeout=timeout,
+                     echo=echo, versions={})

@@ -20,9 +20,13 @@ def _install(torch: Any) -> None:
             import porttool_neuron_mock
 
             porttool_neuron_mock.install()
-        import porttool_tripwire
+        if _mode in ("mock", "tripwire"):
+            import porttool_tripwire
 
-        porttool_tripwire.install(torch)
+            porttool_tripwire.install(torch)
+        import porttool_compare_hooks  # check --compare: the CUDA redirect and the records
+
+        porttool_compare_hooks.install(torch, _mode)
     except Exception:  # noqa: BLE001
         RECORDER.note("porttool check failed to install its hooks: " + traceback.format_exc())
         sys.stderr.write("porttool check: failed to install its hooks:\n" + traceback.format_exc())

@@ -4,7 +4,9 @@ The runner puts this folder first on PYTHONPATH and sets ``PORTTOOL_CHECK_MODE``
 
 * unset or empty: do nothing (cheap: no torch import);
 * ``tripwire``: after ``import torch`` anywhere in the program, install the CUDA tripwire;
-* ``mock``: the same, plus the CPU-backed simulation of the ``neuron`` device.
+* ``mock``: the same, plus the CPU-backed simulation of the ``neuron`` device;
+* ``redirect`` / ``reference`` (``check --compare``'s runs of the original): no tripwire; the
+  unported program runs on the CPU through the CUDA redirect, or as it is on a CUDA device.
 
 Nothing is installed until the program imports torch itself (an import hook waits for it), so
 processes that never use torch pay nothing.  Any ``sitecustomize`` later on ``sys.path`` is run
@@ -42,12 +44,15 @@ def _chain_next_sitecustomize() -> None:
 
 def _activate() -> None:
     mode = os.environ.get("PORTTOOL_CHECK_MODE", "").strip().lower()
-    if mode not in ("mock", "tripwire"):
+    if mode not in ("mock", "tripwire", "redirect", "reference"):
         return
     here = os.path.dirname(os.path.abspath(__file__))
     if here not in sys.path:
         sys.path.insert(0, here)
     import porttool_bootstrap
+    import porttool_compare_hooks  # check --compare: seeds, redirect, records
+
+    porttool_compare_hooks.arm_early()
 
     porttool_bootstrap.arm(mode)
 
