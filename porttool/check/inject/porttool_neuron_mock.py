@@ -461,6 +461,9 @@ def install() -> None:
     _patch_module_to()
     _patch_pin_memory()
     _patch_event()
+    import porttool_mock_compat
+
+    porttool_mock_compat.patch_module_apply()
     try:
         _register_process_group_backend()
     except Exception as exc:  # keep the device usable without distributed  # noqa: BLE001
