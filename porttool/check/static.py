@@ -1,8 +1,8 @@
 """The static stage of `porttool check`: the port parses, compiles, has nothing fixable left, and
 every dotted `torch.*` API it uses exists in the installed torch.
 
-Nothing is executed: names are resolved with the scanner's import table and looked up on the
-torch module (torch is imported here, in porttool's own process; the run stage uses the user's).
+Nothing is executed: names are resolved by scope (api_names.py) and looked up on the torch module
+(torch is imported here, in porttool's own process; the run stage uses the user's).
 """
 
 from __future__ import annotations
@@ -13,15 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
+from porttool.check.api_names import ApiUse, import_table_uses, scoped_uses
 from porttool.model import Finding
 from porttool.scan.discovery import Candidate
-from porttool.scan.import_table import ImportTable
 from porttool.scan.run import ScanOptions, scan_one
 from porttool.scan.sources import SourceFile, read_source
-
-# present only with the target's SDK installed, or resolved dynamically by torch
-UNCHECKABLE_PREFIXES = ("torch.neuron", "torch.ops", "torch.classes", "torch._C", "torch_xla", "torch_neuronx")
-
 
 @dataclass(frozen=True)
 class StaticProblem:
@@ -68,19 +64,11 @@ def api_exists(qualified: str, torch: ModuleType) -> bool:
     return True
 
 
-def _torch_names(tree: ast.AST, imports: ImportTable) -> list[tuple[str, ast.AST]]:
-    """Maximal dotted `torch.*` chains used in the module, with their nodes."""
-    found: list[tuple[str, ast.AST]] = []
-    inner: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute):
-            inner.add(id(node.value))
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner and isinstance(getattr(node, "ctx", None), ast.Load):
-            q = imports.qualify(node)
-            if q and q.startswith("torch.") and not q.startswith(UNCHECKABLE_PREFIXES):
-                found.append((q, node))
-    return found
+def _missing(uses: list[ApiUse], torch: ModuleType, cache: dict[str, bool]) -> list[ApiUse]:
+    for use in uses:
+        if use.qualified not in cache:
+            cache[use.qualified] = api_exists(use.qualified, torch)
+    return [use for use in uses if not cache[use.qualified]]
 
 
 def check_static(candidates: Sequence[Candidate], options: ScanOptions, *, unsafe: bool = True) -> StaticResult:
@@ -119,19 +107,18 @@ def check_static(candidates: Sequence[Candidate], options: ScanOptions, *, unsaf
             continue
         if torch is None:
             continue
-        for qualified, node in _torch_names(tree, ImportTable(tree)):
-            if qualified not in cache:
-                cache[qualified] = api_exists(qualified, torch)
-            if not cache[qualified]:
-                problems.append(
-                    StaticProblem(
-                        result.path,
-                        node.lineno,  # type: ignore[attr-defined]
-                        node.col_offset + 1,  # type: ignore[attr-defined]
-                        "missing-api",
-                        f"`{qualified}` does not exist in the installed torch {torch.__version__}",
-                    )
-                )
+        missing = _missing(import_table_uses(tree), torch, cache)
+        if missing:  # confirm by scope: a local, parameter or attribute may shadow the import
+            try:
+                missing = _missing(scoped_uses(source.text), torch, cache)
+            except Exception as exc:  # noqa: BLE001 - libcst's parser is stricter than ast's
+                notes.append(f"{result.path}: names were resolved by imports alone, not by scope "
+                             f"(libcst could not parse the file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
+        for use in missing:
+            problems.append(
+                StaticProblem(result.path, use.line, use.column, "missing-api",
+                              f"`{use.qualified}` does not exist in the installed torch {torch.__version__}")
+            )
     problems.sort(key=lambda p: (p.path, p.line, p.column, p.kind))
     return StaticResult(len(candidates), tuple(problems), getattr(torch, "__version__", None), tuple(notes))
 

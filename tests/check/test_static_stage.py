@@ -115,3 +115,93 @@ def test_code_that_parses_but_does_not_compile_fails(run_cli: Any, tmp_path: Pat
     assert code == 1
     assert problems == [("bad.py", 3, "compile", "")]
     assert "'return' outside function" in result["problems"][0]["message"]
+
+
+SHADOWED = """\
+import torch._inductor.config as config
+from torch import accelerator as acc
+
+config.coordinate_descent_tuning = True
+bad = config.no_such_option                     # 5: the import, no shadow: reported
+
+
+class Block:
+    config = {"width": 4}                       # a class attribute shadows in the class body
+    width = config.get("width")
+
+    def __init__(self, config) -> None:         # a parameter
+        self.width = config.n_embd
+
+    def sizes(self, configs):
+        return [config.n_embd for config in configs]   # a comprehension variable
+
+    def fallback(self):
+        return config.still_missing             # 19: the method sees the module's import
+
+
+def build(blocks):
+    for acc in blocks:                          # a loop target
+        acc.widen()
+    config = make_config()                      # a local
+    return config.n_layer, acc.nonexistent_fn, (lambda config: config.n_head)
+
+
+def make_config():
+    return acc.not_there()                      # 30: the import again: reported
+"""
+
+
+def test_local_names_shadow_an_imported_module(run_cli: Any, tmp_path: Path) -> None:
+    # `import torch._inductor.config as config` and local `config` objects (llm.c's train_gpt2.py):
+    # only the uses that really name the import are looked up.
+    write(tmp_path / "port.py", SHADOWED)
+    code, result, problems = static(run_cli, tmp_path, "port.py")
+    assert code == 1
+    assert problems == [("port.py", 5, "missing-api", ""), ("port.py", 19, "missing-api", ""),
+                        ("port.py", 30, "missing-api", "")]
+    assert [p["message"].split("`")[1] for p in result["problems"]] == [
+        "torch._inductor.config.no_such_option", "torch._inductor.config.still_missing",
+        "torch.accelerator.not_there"]
+    assert [p["column"] for p in result["problems"]] == [7, 16, 12]
+
+
+def test_a_name_bound_two_ways_is_not_claimed_missing(run_cli: Any, tmp_path: Path) -> None:
+    write(tmp_path / "compat.py", """\
+try:
+    from torch.hub import download_url_to_file as fetch
+except ImportError:
+    from torch.hub import _download_url_to_file as fetch   # only on old torch
+fetch("https://example.invalid/x", "x")
+
+import torch.nn as nn
+for nn in range(3):   # rebinds the module name at module level: either binding may be seen
+    print(nn.Linear_missing)
+""")
+    code, _, problems = static(run_cli, tmp_path, "compat.py")
+    assert (code, problems) == (0, [])
+
+
+def test_call_results_are_not_taken_for_api_names(run_cli: Any, tmp_path: Path) -> None:
+    # libcst names `torch.tril(...).view` "torch.tril.view"; only dotted names are APIs
+    write(tmp_path / "port.py", "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n"
+                                "    def f(self, x):\n        return torch.tril(x).view(-1), nn.functional.nope\n")
+    code, _, problems = static(run_cli, tmp_path, "port.py")
+    assert (code, problems) == (1, [("port.py", 6, "missing-api", "")])
+
+
+def test_a_file_libcst_cannot_parse_is_checked_by_imports_with_a_note(tmp_path: Path, monkeypatch: Any) -> None:
+    from porttool.check import static
+    from porttool.ruleset.registry import load_registry
+    from porttool.scan.discovery import Candidate
+    from porttool.scan.run import ScanOptions
+
+    def unparsable(source: str) -> list[Any]:
+        raise ValueError("Syntax Error @ 3:1.\nmore")
+
+    monkeypatch.setattr(static, "scoped_uses", unparsable)
+    path = write(tmp_path / "port.py", "import torch\n\ndef f(torch):\n    return torch.nope\n")
+    result = static.check_static([Candidate(path, True)],
+                                 ScanOptions(load_registry(), "neuron", str(tmp_path)))
+    assert [(p.line, p.kind) for p in result.problems] == [(4, "missing-api")]
+    assert result.notes == ("port.py: names were resolved by imports alone, not by scope "
+                            "(libcst could not parse the file: Syntax Error @ 3:1.)",)
