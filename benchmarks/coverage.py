@@ -1,9 +1,13 @@
 """Recall of `porttool scan` against an independent grep-style count of CUDA-specific lines.
 
 A line counts as CUDA-specific when a code token on it (a name, attribute or a one-word string;
-never a comment, a docstring or prose such as a help text or log message) mentions `cuda`, `cudnn`, `nccl` or `nvtx`, or names a CUDA-only library
-(flash_attn, xformers, apex, bitsandbytes, cupy, pynvml, triton). The line is covered when
-`porttool scan` reports a finding whose span includes it.
+never a comment, a docstring or prose such as a help text or log message) mentions `cuda`, `cudnn`,
+`nccl` or `nvtx` in any case (so `CUDA_VISIBLE_DEVICES`, `"NCCL"`, `"torch.cuda.HalfTensor"` and
+`"cuda:nccl,cpu:gloo"` count), names a CUDA-only library (flash_attn, xformers, apex, bitsandbytes,
+cupy, pynvml, triton), or names a CUDA-only feature reached through another API: FP8
+`torch._scaled_mm`, `attn_implementation="flash_attention_2"`, the SDPA kernel switches
+(`sdp_kernel`, `enable_flash_sdp`, ...), or `pin_memory` (any use not spelled `pin_memory=False`).
+The line is covered when `porttool scan` reports a finding whose span includes it.
 
     python benchmarks/coverage.py PATH... [--json OUT] [--show-missed N]
 
@@ -22,6 +26,9 @@ import tokenize
 from pathlib import Path
 
 CUDA_TOKEN = re.compile(r"cuda|cudnn|nccl|nvtx|flash_attn|xformers|\bapex\b|bitsandbytes|\bcupy\b|pynvml|\btriton\b", re.I)
+# CUDA-only features whose spelling says nothing about CUDA (the shapes of issue 16)
+CUDA_FEATURE = re.compile(r"^(_scaled_mm|_scaled_grouped_mm|flash_attention_[23]|sdp_kernel|enable_(flash|mem_efficient|math|cudnn)_sdp|pin_memory)$")
+PIN_MEMORY_OFF = re.compile(r"pin_memory\s*=\s*False\b")
 
 
 def cuda_lines(path: Path) -> set[int]:
@@ -46,9 +53,16 @@ def cuda_lines(path: Path) -> set[int]:
             continue
         if tok.type == tokenize.STRING and re.search(r"\s", tok.string):
             continue  # prose (a help text, a log message): words about CUDA, not CUDA code
-        if CUDA_TOKEN.search(tok.string):
+        if CUDA_TOKEN.search(tok.string) or _names_feature(tok):
             lines.update(range(tok.start[0], tok.end[0] + 1))
     return lines
+
+
+def _names_feature(tok: tokenize.TokenInfo) -> bool:
+    word = tok.string.strip("\"'") if tok.type == tokenize.STRING else tok.string
+    if not CUDA_FEATURE.match(word):
+        return False
+    return word != "pin_memory" or not PIN_MEMORY_OFF.search(tok.line)
 
 
 def main() -> int:

@@ -92,7 +92,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "device-string": ({"positions"}, set()),
     "device-idiom": (set(), set()),
     "import": ({"names"}, set()),
-    "environ": ({"pattern"}, set()),
+    "environ": ({"pattern", "triggers"}, set()),
     "file": ({"globs"}, set()),
     "manifest": ({"entry"}, {"names", "exclude", "pattern", "version", "installer", "triggers"}),
     "identifier": ({"pattern"}, set()),
@@ -225,6 +225,10 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
             re.compile(match["pattern"])
         except (re.error, TypeError) as exc:
             raise RuleError(source, "match.pattern", f"not a regular expression: {exc}")
+    if kind == "environ":
+        # texts (case as written) one of which every matched variable name contains: the prefilter
+        # and the matcher look for them before trying the pattern on any string
+        _strs(match["triggers"], source, "match.triggers")
     if kind == "file":
         _strs(match["globs"], source, "match.globs")
     if kind == "manifest":

@@ -331,6 +331,8 @@ class _Scanner:
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if id(node) not in self.handled:
+            if self.rules.environs and isinstance(node.value, str) and self._environ_name(node):
+                return
             if isinstance(node.value, str) and node.value in self.rules.strings:
                 for rule in self.rules.strings[node.value]:
                     self.add(rule, node, value=node.value)
@@ -372,6 +374,21 @@ class _Scanner:
                 for rule in self.rules.device_strings["compared"]:
                     self.add(rule, node, value="cuda", branch=self.branches.get(id(node)))
                 return
+
+    def _environ_name(self, node: ast.Constant) -> bool:
+        """A string that is exactly a CUDA environment variable's name, wherever it sits: a key of
+        any mapping (`env["CUDA_VISIBLE_DEVICES"]` on a copy of `os.environ`, a `{...}` literal
+        passed to `subprocess` or `mock.patch.dict`), `monkeypatch.setenv(...)`, a tuple of names."""
+        text = node.value
+        if not any(trigger in text for trigger in self.rules.environ_triggers):
+            return False
+        found = False
+        for pattern, rule in self.rules.environs:
+            if pattern.fullmatch(text):
+                self.handled.add(id(node))
+                self.add(rule, node, value=text)
+                found = True
+        return found
 
     def _environ_key(self, key: ast.AST) -> None:
         if isinstance(key, ast.Constant) and isinstance(key.value, str):

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 from porttool.model import Rule
 
-ENVIRON_WORDS = ("environ", "getenv", "putenv", "unsetenv")  # where an environ rule's key can sit
 
 
 @dataclass(frozen=True, order=True)
@@ -101,8 +100,9 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
     if kind in ("device-string", "device-idiom"):
         return [(Needle("text", "cuda"),)]
     if kind == "environ":
-        # the key sits in os.environ[...] / `in os.environ` / os.environ.get(...) / os.getenv(...)
-        return [(Needle("text", word), Needle("pattern", m["pattern"])) for word in ENVIRON_WORDS]
+        # the variable's name is spelled in a string (any mapping: os.environ, a copied env dict,
+        # a `{...}` literal, `monkeypatch.setenv`), and it spells one of the rule's triggers
+        return [(Needle("text", trigger), Needle("pattern", m["pattern"])) for trigger in m["triggers"]]
     if kind == "identifier":
         words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
         if not words:

@@ -32,6 +32,7 @@ class CompiledRules:
     idioms: list[Rule] = field(default_factory=list)
     imports: list[tuple[str, Rule]] = field(default_factory=list)
     environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
+    environ_triggers: tuple[str, ...] = ()  # every variable name an environ rule matches spells one
     files: list[tuple[tuple[str, ...], Rule]] = field(default_factory=list)
     manifests: list[Rule] = field(default_factory=list)  # `manifest` rules (matched by porttool.scan.manifest_matcher)
     manifest_words: tuple[str, ...] = ()  # lower case; a manifest spelling none of them matches no manifest rule
@@ -82,6 +83,7 @@ class CompiledRules:
             elif kind == "environ":
                 pattern = re.compile(m["pattern"])
                 c.environs.append((pattern, rule))
+                c.environ_triggers += tuple(m["triggers"])
             elif kind == "file":
                 c.files.append((tuple(m["globs"]), rule))
             elif kind == "manifest":
