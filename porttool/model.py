@@ -141,7 +141,7 @@ class Site:
     value: str = ""  # the matched literal, where there is one
     in_dispatch: bool = False  # inside an if/elif chain that already dispatches per backend
     claim: Span | None = None  # the dotted expression this site claims (for fallback rules)
-    branch: tuple[int, int] | None = None  # a `x == "cuda"` test: first and last line of the branch taken on CUDA
+    branch: tuple[int, int, int, int] | None = None  # a guard (`x == "cuda"`, `torch.cuda.is_available()`): where its CUDA branch starts and ends (line, column, end line, end column)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
-"""How fixable a CUDA branch is: a `x == "cuda"` test may be ported only if its branch is.
+"""How fixable a CUDA branch is: a guard may be ported only if the branch it guards is.
 
-Rewriting `if device.type == "cuda":` to test for the new device makes the branch reachable
-there, so it is sound only when every CUDA-specific site inside the branch is ported too. Used by
-the scan (the finding's status) and the rewrite (the fix is declined), so both agree.
+A guard is any test that holds on CUDA only: `x == "cuda"` (PT010), `torch.cuda.is_available()`
+(PT101), `torch.cuda.device_count() > 1` (PT102), `dist.is_nccl_available()`, ... Rewriting it to
+test for the new device makes its branch reachable there (`if torch.accelerator.is_available():
+major, _ = torch.cuda.get_device_capability()` crashes at import on Neuron), so it is sound only
+when every CUDA-specific site inside the branch is ported too. The scan (`matcher._note_branch`)
+records each guard's CUDA branch: the body (the `else` for a negated guard), what an `and`
+evaluates after it, and the rest of the block after an early exit. Used by the scan (the
+finding's status) and the rewrite (the fix is declined), so both agree.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ def branch_status(site: Site, sites: Sequence[Site], registry: Registry, target:
     """
     if site.branch is None:
         return FixStatus.SAFE, None
-    first, last = site.branch
+    first, last = site.branch[:2], site.branch[2:]
     worst, blocker = FixStatus.SAFE, None
     for other in sites:
-        if other is site or other.in_dispatch or not first <= other.span.line <= last:
+        if other is site or other.in_dispatch or not first <= (other.span.line, other.span.column) or not (other.span.end_line, other.span.end_column) <= last:
             continue
         rule = registry.by_code.get(other.code)
         if rule is None:

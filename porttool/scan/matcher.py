@@ -59,7 +59,8 @@ class _Scanner:
         self.in_dispatch = False
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
-        self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
+        self.branches: dict[int, tuple[int, int, int, int]] = {}  # id of a guard in an if's test → its CUDA branch
+        self.rest_after_exit: dict[int, list[ast.stmt]] = {}  # id of an `if ...: return` → the statements after it
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
         self.dispatch_ifs = device_type_dispatch_ifs(tree, self.holds_relevant_line) if MENTIONS_OTHER_BACKEND.search(source) else set()
 
@@ -89,7 +90,7 @@ class _Scanner:
             self._col(end_line, node.end_col_offset or 0),  # type: ignore[attr-defined]
         )
 
-    def add(self, rule: Rule, node: ast.AST, *, name: str = "", value: str = "", claim: ast.AST | None = None, branch: tuple[int, int] | None = None) -> None:
+    def add(self, rule: Rule, node: ast.AST, *, name: str = "", value: str = "", claim: ast.AST | None = None) -> None:
         site = Site(
             code=rule.code,
             span=self.span(node),
@@ -98,7 +99,7 @@ class _Scanner:
             value=value,
             in_dispatch=self.in_dispatch,
             claim=self.span(claim) if claim is not None else None,
-            branch=branch,
+            branch=self.branches.get(id(node)),
         )
         if rule.match.get("fallback"):
             self.fallbacks.append(site)
@@ -131,6 +132,16 @@ class _Scanner:
                         self.visit(item)
             elif isinstance(value, ast.AST):
                 self.visit(value)
+
+    def visit_Module(self, node: ast.Module) -> None:
+        self._note_early_exits(node.body)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self._note_early_exits(node.body)
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
@@ -169,13 +180,52 @@ class _Scanner:
         self._comprehension(node, [node.key, node.value])
 
     def _note_branch(self, node: ast.If | ast.IfExp) -> None:
-        """Remember which lines run when a `x == "cuda"`-style test holds (`!=`: the else branch)."""
-        test = node.test
-        if isinstance(test, ast.Compare) and len(test.ops) == 1:
-            taken = node.orelse if isinstance(test.ops[0], (ast.NotEq, ast.NotIn)) else node.body
-            parts = taken if isinstance(taken, list) else [taken]
-            if parts:
-                self.branches[id(test)] = (parts[0].lineno, max(p.end_lineno or p.lineno for p in parts))  # type: ignore[attr-defined]
+        """Remember which code runs on CUDA for each guard in an `if`'s test (`guarded_branches`).
+
+        A guard is a test `x == "cuda"`, `torch.cuda.is_available()`, `device_count() > 1`, ...
+        (under `not`, `and`, `or`); its CUDA branch is the body, or the `else` for a negated guard
+        (`!=`, `not`, `== 0`), plus what an `and` evaluates after it and, for an `if` that exits
+        early (`if not ...: return`), the rest of its block. Where the sense is unknown
+        (`is_available() == flag`), both branches."""
+        body = node.body if isinstance(node.body, list) else [node.body]
+        orelse = node.orelse if isinstance(node.orelse, list) else [node.orelse]
+        if not body:
+            return
+        rest = self.rest_after_exit.get(id(node))
+        for guard, sense, tail in _guards(node.test, True, None):
+            if sense is None:
+                parts = [*body, *orelse]
+            elif sense:
+                parts = list(body)
+            elif orelse:
+                parts = list(orelse)
+            elif rest is not None:
+                parts = rest
+            else:
+                continue
+            first = tail if tail is not None else parts[0]
+            start, end = self.span(first), self.span(parts[-1])
+            self.branches[id(guard)] = (start.line, start.column, end.end_line, end.end_column)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        """`torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8` (or `not ...
+        or ...`) anywhere: what comes after a guard is evaluated only on CUDA (an `if` test's own
+        guards were noted with their branch first)."""
+        taken = isinstance(node.op, ast.And)
+        end = self.span(node.values[-1])
+        for i, value in enumerate(node.values[:-1]):
+            start = self.span(node.values[i + 1])
+            for guard, sense, _ in _guards(value, True, None):
+                if sense is None or sense == taken:
+                    self.branches.setdefault(id(guard), (start.line, start.column, end.end_line, end.end_column))
+        self.generic_visit(node)
+
+    def _note_early_exits(self, statements: list[ast.stmt]) -> None:
+        """`if <guard>: return` (raise, continue, break, sys.exit()) with no else: the statements
+        after it run only when the guard is false (the CUDA branch of `if not cuda_ok: return`)."""
+        for i, statement in enumerate(statements[:-1]):
+            if isinstance(statement, ast.If) and not statement.orelse and _exits(statement.body[-1]):
+                self.rest_after_exit[id(statement)] = statements[i + 1 :]
 
     def visit_If(self, node: ast.If) -> None:
         self._note_branch(node)
@@ -210,9 +260,16 @@ class _Scanner:
                 self.in_dispatch = False
             return
         if self.rules.idioms and self._is_idiom(node):
+            cuda_branch = node.orelse if isinstance(node.test, ast.UnaryOp) else node.body
+            branch = self.span(cuda_branch)
+            self.branches[id(node)] = (branch.line, branch.column, branch.end_line, branch.end_column)
             for rule in self.rules.idioms:
                 self.add(rule, node, value="cuda")
-            return  # the idiom is one site: its parts are not reported again
+            # the idiom is one site: its strings are not reported again, but what computes an
+            # index (`f"cuda:{torch.cuda.current_device()}"`) runs on the new device after the port
+            for part in _index_parts(cuda_branch, self.imports):
+                self.visit(part)
+            return
         self.generic_visit(node)
 
     def _is_idiom(self, node: ast.IfExp) -> bool:
@@ -372,7 +429,7 @@ class _Scanner:
             if isinstance(side, ast.Constant) and side.value == "cuda":
                 self.handled.add(id(side))
                 for rule in self.rules.device_strings["compared"]:
-                    self.add(rule, node, value="cuda", branch=self.branches.get(id(node)))
+                    self.add(rule, node, value="cuda")
                 return
 
     def _environ_name(self, node: ast.Constant) -> bool:
@@ -464,6 +521,86 @@ class _Scanner:
                 return
         literal = value.value if isinstance(value, ast.Constant) else ""
         self.add(rule, target, name=q, value=str(literal))
+
+
+_EXIT_CALLS = {"exit", "quit", "sys.exit", "os._exit"}
+_POSITIVE_COUNT_OPS = (ast.Gt, ast.GtE, ast.NotEq)  # `device_count() > 0`: true where there is a device
+_MIRRORED: dict[type, type] = {ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Gt: ast.Lt, ast.GtE: ast.LtE}
+
+
+def _guards(test: ast.AST, sense: bool, tail: ast.AST | None) -> Iterable[tuple[ast.AST, bool | None, ast.AST | None]]:
+    """(node, whether the test holds on CUDA when it is true — None: unknown, what an `and`
+    evaluates after it) for each part of an `if` test a site may be."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        yield from _guards(test.operand, not sense, None)
+        return
+    if isinstance(test, ast.BoolOp):
+        for i, value in enumerate(test.values):
+            after = test.values[i + 1] if isinstance(test.op, ast.And) and sense and i + 1 < len(test.values) else tail
+            yield from _guards(value, sense, after)
+        return
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        compared = _compared_sense(test)
+        yield test, None if compared is None else compared == sense, tail
+        for side in (test.left, test.comparators[0]):
+            if not isinstance(side, ast.Constant):
+                yield side, None if compared is None else compared == sense, tail
+        return
+    yield test, sense, tail
+
+
+def _compared_sense(test: ast.Compare) -> bool | None:
+    """Whether a one-operator comparison is true on CUDA: `x == "cuda"` (True), `x != "cuda"`
+    (False), `device_count() > 0` (True), `device_count() == 0` (False), `is_available() is
+    False` (False); None when it cannot be told."""
+    op, left, right = test.ops[0], test.left, test.comparators[0]
+    if isinstance(op, (ast.Eq, ast.NotEq)) and (_is_cuda_literal(left) or _is_cuda_literal(right)):
+        return isinstance(op, ast.Eq)
+    if isinstance(op, (ast.In, ast.NotIn)) and _is_cuda_literal(left):
+        return isinstance(op, ast.In)
+    if isinstance(left, ast.Constant) and not isinstance(right, ast.Constant) and type(op) in _MIRRORED:
+        left, right, op = right, left, _MIRRORED[type(op)]()
+    if not isinstance(right, ast.Constant) or isinstance(left, ast.Constant):
+        return None
+    value = right.value
+    if isinstance(value, bool) and isinstance(op, (ast.Eq, ast.Is, ast.NotEq, ast.IsNot)):
+        return value == isinstance(op, (ast.Eq, ast.Is))
+    counts = isinstance(left, ast.Call) and isinstance(left.func, (ast.Attribute, ast.Name)) and (getattr(left.func, "attr", None) or getattr(left.func, "id", "")) == "device_count"
+    if counts and isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(op, ast.Eq):
+            return value > 0
+        if isinstance(op, _POSITIVE_COUNT_OPS):
+            return True
+        if isinstance(op, (ast.Lt, ast.LtE)):
+            return False
+    return None
+
+
+def _index_parts(node: ast.AST, imports: ImportTable) -> list[ast.AST]:
+    """The expressions a CUDA device string computes its index from (`f"cuda:{rank}"` → `rank`)."""
+    if isinstance(node, ast.Call) and imports.qualify(node.func) == "torch.device" and len(node.args) == 1:
+        node = node.args[0]
+    if isinstance(node, ast.JoinedStr):
+        return [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
+    if isinstance(node, ast.BinOp):
+        return [node.right]
+    if isinstance(node, ast.Call):
+        return [*node.args, *(k.value for k in node.keywords)]
+    return []
+
+
+def _is_cuda_literal(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value == "cuda"
+
+
+def _exits(statement: ast.stmt) -> bool:
+    if isinstance(statement, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+        return True
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        name = func.id if isinstance(func, ast.Name) else f"{func.value.id}.{func.attr}" if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+        return name in _EXIT_CALLS
+    return False
 
 
 _MISSING = object()

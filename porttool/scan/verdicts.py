@@ -13,6 +13,7 @@ from porttool.ruleset.registry import Registry
 from porttool.scan.guarded_branches import branch_status
 
 DISPATCH_NOTE = " (already dispatches per backend; left as is)"
+BRANCH_NOTE = "the branch it guards keeps CUDA-only code"
 
 
 class Verdict:
@@ -35,7 +36,8 @@ def verdict(site: Site, sites: Sequence[Site], registry: Registry, target: str) 
     """`site` for `target`, among the file's `sites`; None when the target keeps it (not reported).
 
     - inside a per-backend dispatch: a hint, never rewritten;
-    - a `x == "cuda"` test whose branch keeps CUDA-only code: manual (port the branch first);
+    - a guard (`x == "cuda"`, `torch.cuda.is_available()`, ...: `guarded_branches`) whose branch
+      keeps CUDA-only code: manual (port the branch first);
       whose branch holds only unsafe fixes: unsafe (rewriting the test makes the branch run);
     - otherwise the rule's fix for the target.
     """
@@ -51,7 +53,7 @@ def verdict(site: Site, sites: Sequence[Site], registry: Registry, target: str) 
     if site.branch is not None and status in (FixStatus.SAFE, FixStatus.UNSAFE):
         in_branch, blocker = branch_status(site, sites, registry, target)
         if in_branch is FixStatus.MANUAL and blocker is not None:
-            note = f" (the branch it guards keeps CUDA-only code, {blocker.code} on line {blocker.span.line}; port that first)"
+            note = f" ({BRANCH_NOTE}, {blocker.code} on line {blocker.span.line}; port that first)"
             return Verdict(severity, FixStatus.MANUAL, note, blocker)
         if in_branch is FixStatus.UNSAFE:
             return Verdict(severity, FixStatus.UNSAFE, "", blocker)
