@@ -73,3 +73,16 @@ def patch_module_apply() -> None:
         return result
 
     torch.nn.Module._apply = _apply  # type: ignore[method-assign]
+
+
+def keep_torchscript_builtin(original: Any, patched: Any) -> None:
+    """``patched`` replaces the torch builtin ``original``: TorchScript must still see the aten op
+    (``torch.jit.script`` compiles any other callable from its source, and a wrapper of a builtin
+    has none -- importing ``torch.distributed.optim`` failed that way)."""
+    try:
+        from torch.jit import _builtins
+    except ImportError:
+        return
+    op = _builtins._find_builtin(original)
+    if op is not None:
+        _builtins._register_builtin(patched, op)

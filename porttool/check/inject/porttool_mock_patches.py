@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from porttool_events import RECORDER, user_frame
+from porttool_mock_compat import keep_torchscript_builtin
 from porttool_neuron_mock import (
     _DEV,
     _FLOAT64,
@@ -153,7 +154,9 @@ def _patch_data_factories() -> None:
 
             return factory
 
-        setattr(torch, name, make(original))
+        patched = make(original)
+        setattr(torch, name, patched)
+        keep_torchscript_builtin(original, patched)
 
 
 # -- torch.Event on the device -------------------------------------------------------------------
