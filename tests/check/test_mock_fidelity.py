@@ -111,3 +111,19 @@ def test_torchscript_imports_and_scripted_factories() -> None:
     assert "imported ZeroRedundancyOptimizer" in tail
     assert "scripted [3.0, 3.0]" in tail
     assert "on device neuron:0" in tail
+
+
+# -- the default process-group backend ----------------------------------------------------------
+def test_init_process_group_without_backend_then_ddp() -> None:
+    result = run_stage([PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        "ddp_default_backend.py"], target="portable", backend="mock",
+                       cwd=SCRIPTS, timeout=240, echo=False)
+    assert result.passed, render_text(result)
+    cpu, mock = result.runs
+    lines = {}
+    for run, device in ((cpu, "cpu"), (mock, "neuron")):
+        for rank in (0, 1):
+            (line,) = [x for x in run.output_tail.splitlines() if f"rank {rank} on {device}:" in x]
+            lines[device, rank] = line.split(": ", 1)[1]
+    assert lines["cpu", 0] == lines["cpu", 1] == lines["neuron", 0] == lines["neuron", 1]
+    assert lines["cpu", 0].startswith("all_reduce 3.0 weights ")

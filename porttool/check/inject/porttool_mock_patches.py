@@ -378,6 +378,9 @@ def _register_process_group_backend() -> None:
         return ProcessGroupGloo(store, rank, size, timeout)
 
     dist.Backend.register_backend(DEVICE_NAME, create, devices=["cpu", DEVICE_NAME])
+    from porttool_mock_compat import bind_neuron_collectives_to_cpu
+
+    bind_neuron_collectives_to_cpu()
 
 
 # -- top-level model input signatures -----------------------------------------------------------
