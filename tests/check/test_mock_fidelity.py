@@ -127,3 +127,51 @@ def test_init_process_group_without_backend_then_ddp() -> None:
             lines[device, rank] = line.split(": ", 1)[1]
     assert lines["cpu", 0] == lines["cpu", 1] == lines["neuron", 0] == lines["neuron", 1]
     assert lines["cpu", 0].startswith("all_reduce 3.0 weights ")
+
+
+# -- never block the real SDK --------------------------------------------------------------------
+# A stand-in for torch-neuronx with the behaviour its docs describe: it registers the neuron
+# device only when no other PrivateUse1 backend was registered first.
+FAKE_SDK = '''
+import torch
+if torch._C._get_privateuse1_backend_name() == "privateuseone":
+    torch.utils.rename_privateuse1_backend("neuron")
+
+    class _NeuronModule:
+        SDK = "the real SDK"
+
+        @staticmethod
+        def is_available():
+            return False
+
+    torch._register_device_module("neuron", _NeuronModule())
+'''
+USES_SDK = ("import torch\nimport torch_neuronx\n"
+            "print('torch.neuron is', getattr(getattr(torch, 'neuron', None), 'SDK', 'NOT the SDK'))\n")
+
+
+def _fake_sdk(root: Path) -> Path:
+    (root / "torch_neuronx").mkdir(parents=True)
+    (root / "torch_neuronx" / "__init__.py").write_text(FAKE_SDK)
+    return root
+
+
+def test_the_mock_stays_off_where_torch_neuronx_is_importable(tmp_path: Path) -> None:
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(_fake_sdk(tmp_path / "sdk")))
+    report = mock_run("-c", USES_SDK, env=env)
+    assert "torch.neuron is the real SDK" in report.output_tail
+    (note,) = [n for n in report.notes if "was NOT loaded" in n]
+    assert "torch_neuronx is importable in this Python" in note
+    assert "skips its own registration" in note
+
+
+def test_a_late_torch_neuronx_import_under_the_mock_fails_with_the_reason(tmp_path: Path) -> None:
+    sdk = _fake_sdk(tmp_path / "sdk")
+    code = (f"import sys, torch\nsys.path.insert(0, {str(sdk)!r})\n"
+            "try:\n    import torch_neuronx\nexcept ImportError as exc:\n    print('refused:', exc)\n"
+            "print('device', torch.ones(1, device='neuron').device)\n")
+    tail = mock_run("-c", code).output_tail
+    assert "refused: porttool check: the CPU mock of the neuron device is active" in tail
+    assert "device neuron:0" in tail
