@@ -17,9 +17,18 @@ def _install(torch: Any) -> None:
     RECORDER.versions["torch"] = str(getattr(torch, "__version__", "?"))
     try:
         if _mode == "mock":
-            import porttool_neuron_mock
+            import porttool_sdk_guard
 
-            porttool_neuron_mock.install()
+            why = porttool_sdk_guard.reason_to_stay_off(torch)
+            if why is None:
+                import porttool_neuron_mock
+
+                porttool_neuron_mock.install()
+                porttool_sdk_guard.block_sdk_import()
+            else:
+                note = porttool_sdk_guard.MOCK_OFF_NOTE.format(why=why)
+                RECORDER.note(note)
+                sys.stderr.write(f"porttool check: {note}\n")
         if _mode in ("mock", "tripwire"):
             import porttool_tripwire
 

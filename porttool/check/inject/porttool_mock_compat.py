@@ -73,3 +73,47 @@ def patch_module_apply() -> None:
         return result
 
     torch.nn.Module._apply = _apply  # type: ignore[method-assign]
+
+
+def keep_torchscript_builtin(original: Any, patched: Any) -> None:
+    """``patched`` replaces the torch builtin ``original``: TorchScript must still see the aten op
+    (``torch.jit.script`` compiles any other callable from its source, and a wrapper of a builtin
+    has none -- importing ``torch.distributed.optim`` failed that way)."""
+    try:
+        from torch.jit import _builtins
+    except ImportError:
+        return
+    op = _builtins._find_builtin(original)
+    if op is not None:
+        _builtins._register_builtin(patched, op)
+
+
+def bind_neuron_collectives_to_cpu() -> None:
+    """The mock runs a collective on a neuron tensor with the CPU tensor behind it, so c10d looks
+    the backend up for ``cpu``.  ``init_process_group()`` with no backend maps only the
+    accelerator's device type (``neuron``), so DDP failed with "No backend type associated with
+    device type cpu"; a real device finds its neuron backend.  Every group with a neuron backend
+    and none for ``cpu`` gets its neuron backend for ``cpu`` too (the mock cannot tell a CPU
+    tensor of the program from the one behind a neuron tensor once dispatched)."""
+    from torch.distributed import distributed_c10d as c10d
+
+    original = c10d._new_process_group_helper
+
+    @functools.wraps(original)
+    def helper(*args: Any, **kwargs: Any) -> Any:
+        pg, store = original(*args, **kwargs)
+        try:
+            types = {d.type for d in pg._device_types}
+            if _DEVICE_NAME in types and "cpu" not in types:
+                neuron = torch.device(_DEVICE_NAME)
+                backend = pg._get_backend(neuron)
+                custom = c10d.ProcessGroup.BackendType.CUSTOM
+                pg._register_backend(torch.device("cpu"), custom, backend)
+                # With no backend named, torch sets the default backend type to GLOO, which this
+                # group does not have (DDP's logger: "Could not find backend type 1").
+                pg._set_default_backend(custom)
+        except (AttributeError, RuntimeError):  # a non-member placeholder, an older torch
+            pass
+        return pg, store
+
+    c10d._new_process_group_helper = helper

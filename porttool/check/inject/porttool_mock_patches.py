@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from porttool_events import RECORDER, user_frame
+from porttool_mock_compat import keep_torchscript_builtin
 from porttool_neuron_mock import (
     _DEV,
     _FLOAT64,
@@ -153,7 +154,9 @@ def _patch_data_factories() -> None:
 
             return factory
 
-        setattr(torch, name, make(original))
+        patched = make(original)
+        setattr(torch, name, patched)
+        keep_torchscript_builtin(original, patched)
 
 
 # -- torch.Event on the device -------------------------------------------------------------------
@@ -375,6 +378,9 @@ def _register_process_group_backend() -> None:
         return ProcessGroupGloo(store, rank, size, timeout)
 
     dist.Backend.register_backend(DEVICE_NAME, create, devices=["cpu", DEVICE_NAME])
+    from porttool_mock_compat import bind_neuron_collectives_to_cpu
+
+    bind_neuron_collectives_to_cpu()
 
 
 # -- top-level model input signatures -----------------------------------------------------------

@@ -68,6 +68,8 @@ def _is_neuron_device(device: Any) -> bool:
         return device.type == DEVICE_NAME
     if isinstance(device, str):
         return device.split(":")[0] == DEVICE_NAME
+    if type(device) is int:  # an index means the current accelerator, as torch.device(0) does
+        return device >= 0 and torch.device(device).type == DEVICE_NAME
     return False
 
 
@@ -92,13 +94,27 @@ class NeuronTensor(torch.Tensor):
         return r
 
     def __repr__(self, *, tensor_contents: Any = None) -> str:  # type: ignore[override]
+        # torch's own layout (device before dtype, grad_fn, "Parameter containing:"), with the
+        # values printed from the CPU tensor behind this one.
         RECORDER.host_sync("print", user_frame(2))
-        text = repr(self._elem)
-        suffix = f", device='{_DEV}'"
-        if self.requires_grad and "grad_fn" not in text:
-            fn = self.grad_fn
-            suffix += f", grad_fn=<{type(fn).__name__}>" if fn is not None else ", requires_grad=True"
-        return text[:-1] + suffix + ")" if text.endswith(")") else text
+        from torch._tensor_str import _str, _tensor_str
+
+        if tensor_contents is None:
+            tensor_contents = _tensor_str(self._elem.detach(), len("tensor("))
+        text = _str(self, tensor_contents=tensor_contents)
+        is_param = getattr(self, "_is_param", False)
+        if is_param and text.startswith("Parameter(") and text.endswith(")"):
+            text = text[len("Parameter("):-1]  # torch's repr of a Parameter *subclass*
+        prefix = f"{type(self).__name__}("
+        if text.startswith(prefix):  # the repr of an exact torch.Tensor, as on a real device
+            text = "tensor(" + text[len(prefix):].replace("\n" + " " * len(prefix), "\n" + " " * 7)
+        return "Parameter containing:\n" + text if is_param else text
+
+    def __format__(self, format_spec: str) -> str:
+        # Tensor.__format__ formats the value of a 0-dim tensor only for exact torch.Tensor.
+        if self.dim() == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def tolist(self) -> Any:  # type: ignore[override]
         RECORDER.host_sync("tolist", user_frame(2))
@@ -113,6 +129,18 @@ class NeuronTensor(torch.Tensor):
     def __setitem__(self, index: Any, value: Any) -> None:
         super().__setitem__(_host_index(index), value)
 
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,  # type: ignore[override]
+                   requires_grad: bool = False, **kwargs: Any) -> Any:
+        # C++ builds the tensor on this tensor's device, which trips the same internal assert
+        # as torch.tensor(data, device="neuron"): go through the patched torch.tensor instead.
+        dtype = self.dtype if dtype is None else dtype
+        device = self.device if device is None else device
+        if isinstance(data, torch.Tensor):
+            return data.detach().to(device=device, dtype=dtype, copy=True).requires_grad_(
+                requires_grad)
+        return torch.tensor(data, dtype=dtype, device=device, requires_grad=requires_grad,
+                            **kwargs)
+
     def numpy(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         raise TypeError(
             f"can't convert {_DEV} device type tensor to numpy. Use Tensor.cpu() to copy the "
@@ -120,13 +148,24 @@ class NeuronTensor(torch.Tensor):
         )
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        # Pickled as the CPU tensor; torch.save tags its storage "neuron:0" (see _patch_load), as
-        # a Neuron device would, and torch.load under the mock puts it back on the device.
         elem = self._elem.detach()
+        is_param = getattr(self, "_is_param", False)
+        if not SAVING[0]:
+            # pickle, copy.copy, multiprocessing: as torch pickles a storage-less PrivateUse1
+            # tensor, rebuilt on the device it came from.
+            if is_param:
+                from collections import OrderedDict
+
+                return (torch._utils._rebuild_parameter,
+                        (NeuronTensor(elem), self.requires_grad, OrderedDict()))
+            return (torch._utils._rebuild_device_tensor_from_cpu_tensor,
+                    (elem, self.dtype, str(_DEV), self.requires_grad))
+        # torch.save: pickled as the CPU tensor, its storage tagged "neuron:0" (see _patch_load),
+        # as a Neuron device would; torch.load under the mock puts it back on the device.
         ptr = elem.untyped_storage().data_ptr()
-        if ptr and SAVING[0]:
+        if ptr:
             SAVED_STORAGES.add(ptr)
-        if getattr(self, "_is_param", False):  # nn.Parameter of a subclass: keep it a Parameter
+        if is_param:  # nn.Parameter of a subclass: keep it a Parameter
             return torch.nn.Parameter(elem, self.requires_grad).__reduce_ex__(protocol)
         return elem.__reduce_ex__(protocol)
 
