@@ -3,7 +3,7 @@
 Pure orchestration: pick the backend, build the child's environment (``inject/`` first on
 PYTHONPATH, the user's PYTHONPATH kept), run the command in its own process group with a timeout,
 pass its output through to our stderr while keeping the tail, and merge the per-process event files
-the injected code writes.  The only printing is the child's own output.
+the injected code writes (event_files.py).  The only printing is the child's own output.
 
 Environment variables set for the child:
 
@@ -33,14 +33,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from porttool.check.runtime_report import (
-    CudaCall,
-    Fp64Site,
-    HostSync,
-    ModelInputs,
-    RunReport,
-    RunStageResult,
-)
+from porttool.check.event_files import merge
+from porttool.check.runtime_report import RunReport, RunStageResult
 
 INJECT_DIR = Path(__file__).resolve().parent / "inject"
 MODE_ENV = "PORTTOOL_CHECK_MODE"
@@ -245,9 +239,9 @@ def _run_once(argv: list[str], *, label: str, mode: str, extra_env: Mapping[str,
     report_dir = tempfile.mkdtemp(prefix="porttool-check-")
     try:
         env = _child_env(base_env, mode, report_dir, extra_env)
-        exit_code, timed_out, duration, tail = _execute(argv, env, cwd, timeout,
-                                                        sys.stderr if echo else None)
-        merged = _merge(Path(report_dir))
+        exit_code, timed_out, duration, tail, pid = _execute(argv, env, cwd, timeout,
+                                                             sys.stderr if echo else None)
+        merged = merge(Path(report_dir), command_pid=pid)
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
     all_versions = dict(merged.pop("versions"))
@@ -270,14 +264,15 @@ def _run_once(argv: list[str], *, label: str, mode: str, extra_env: Mapping[str,
 
 
 def _execute(argv: list[str], env: dict[str, str], cwd: Path | None, timeout: float,
-             echo_to: IO[str] | None) -> tuple[int | None, bool, float, str]:
+             echo_to: IO[str] | None) -> tuple[int | None, bool, float, str, int | None]:
+    """Run it: (exit status, timed out, seconds, output tail, pid of the command's process)."""
     start = time.monotonic()
     try:
         proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     except OSError as exc:
-        return 127, False, time.monotonic() - start, f"porttool check: cannot run {argv[0]}: {exc}\n"
+        return 127, False, time.monotonic() - start, f"porttool check: cannot run {argv[0]}: {exc}\n", None
     tail = bytearray()
 
     def pump() -> None:
@@ -312,7 +307,7 @@ def _execute(argv: list[str], env: dict[str, str], cwd: Path | None, timeout: fl
         proc.stdout.close()
     duration = time.monotonic() - start
     text = tail.decode("utf-8", "replace")
-    return (None if timed_out else proc.returncode), timed_out, duration, text
+    return (None if timed_out else proc.returncode), timed_out, duration, text, proc.pid
 
 
 def _kill_group(proc: subprocess.Popen[bytes], grace: float = _KILL_GRACE_S,
@@ -340,66 +335,6 @@ def _kill_group(proc: subprocess.Popen[bytes], grace: float = _KILL_GRACE_S,
         proc.wait(timeout=5.0)
     except subprocess.TimeoutExpired:
         pass
-
-
-def _merge(report_dir: Path) -> dict[str, Any]:
-    """Fold the per-process event files into RunReport fields."""
-    cuda: dict[tuple[str, int, str, str], int] = {}
-    syncs: dict[tuple[str, str, int], int] = {}
-    fp64: dict[tuple[str, int, str], int] = {}
-    inputs: dict[str, dict[str, int]] = {}
-    compiles: list[tuple[tuple[str, Any], ...]] = []
-    notes: set[str] = set()
-    versions: dict[str, str] = {}
-    processes = 0
-    active = False
-    for path in sorted(report_dir.glob("*.json")):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            notes.add(f"an unreadable event file was skipped: {path.name}")
-            continue
-        processes += 1
-        active = active or bool(data.get("versions"))
-        versions.update(data.get("versions", {}))
-        for c in data.get("cuda_calls", []):
-            key = (c["file"], c["line"], c["code"], c["api"])
-            cuda[key] = cuda.get(key, 0) + c["count"]
-        for h in data.get("host_syncs", []):
-            key2 = (h["kind"], h["file"], h["line"])
-            syncs[key2] = syncs.get(key2, 0) + h["count"]
-        for f in data.get("fp64", []):
-            key3 = (f["file"], f["line"], f["op"])
-            fp64[key3] = fp64.get(key3, 0) + f["count"]
-        for module, sigs in data.get("model_inputs", {}).items():
-            into = inputs.setdefault(module, {})
-            for sig, n in sigs.items():
-                into[sig] = into.get(sig, 0) + n
-        for info in data.get("compile_calls", []):
-            item = tuple(sorted(info.items()))
-            if item not in compiles:
-                compiles.append(item)
-        notes.update(str(n).strip() for n in data.get("notes", {}))
-    return {
-        "versions": versions,
-        "cuda_calls": tuple(CudaCall(f, ln, c, a, n) for (f, ln, c, a), n in sorted(cuda.items())),
-        "host_syncs": tuple(
-            sorted((HostSync(k, f, ln, n) for (k, f, ln), n in syncs.items()),
-                   key=lambda h: (-h.count, h.file, h.line, h.kind))
-        ),
-        "fp64": tuple(
-            sorted((Fp64Site(f, ln, op, n) for (f, ln, op), n in fp64.items()),
-                   key=lambda s: (-s.count, s.file, s.line, s.op))
-        ),
-        "model_inputs": tuple(
-            ModelInputs(m, tuple(sorted(s.items(), key=lambda kv: (-kv[1], kv[0]))))
-            for m, s in sorted(inputs.items())
-        ),
-        "compile_calls": tuple(sorted(compiles)),
-        "notes": tuple(sorted(notes)),
-        "processes": processes,
-        "events_collected": active,
-    }
 
 
 def run_once(command: list[str], *, label: str, mode: str, extra_env: Mapping[str, str] | None = None,

@@ -55,6 +55,22 @@ class ModelInputs:
 
 
 @dataclass(frozen=True)
+class UncaughtException:
+    """An exception that ended one process of the command (a torchrun worker, say)."""
+
+    pid: int
+    rank: int | None  # RANK of a distributed worker
+    type: str
+    message: str
+    traceback: str
+    is_command: bool = False  # the process the runner started (its traceback is in the output)
+
+    @property
+    def who(self) -> str:
+        return f"rank {self.rank} (pid {self.pid})" if self.rank is not None else f"pid {self.pid}"
+
+
+@dataclass(frozen=True)
 class RunReport:
     """One execution of the command (``--target portable`` makes two)."""
 
@@ -75,6 +91,13 @@ class RunReport:
     processes: int = 0
     output_tail: str = ""
     events_collected: bool = True  # False when the per-process hooks were not active
+    processes_unfinished: int = 0  # processes killed before writing their final events
+    exceptions: tuple[UncaughtException, ...] = ()
+
+    @property
+    def worker_exceptions(self) -> tuple[UncaughtException, ...]:
+        """Exceptions of processes other than the command's own: not in its output's tail."""
+        return tuple(e for e in self.exceptions if not e.is_command)
 
     @property
     def passed(self) -> bool:
@@ -85,6 +108,10 @@ class RunReport:
         if self.timed_out:
             return "timed out"
         if self.exit_code != 0:
+            raised = self.worker_exceptions
+            if raised:
+                first = raised[0]
+                return f"exit status {self.exit_code}; {first.who} raised {first.type}: {first.message}"
             return f"exit status {self.exit_code}"
         if self.cuda_calls:
             return f"{sum(c.count for c in self.cuda_calls)} CUDA call(s) reached"
@@ -104,7 +131,9 @@ class RunReport:
             "duration_s": round(self.duration_s, 3),
             "versions": dict(self.versions),
             "processes": self.processes,
+            "processes_unfinished": self.processes_unfinished,
             "events_collected": self.events_collected,
+            "exceptions": [vars_of(e) for e in self.exceptions],
             "cuda_calls": [vars_of(c) for c in self.cuda_calls],
             "host_syncs": [vars_of(h) for h in self.host_syncs],
             "fp64": [vars_of(f) for f in self.fp64],
@@ -151,6 +180,9 @@ def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
 
+_TRACEBACK_LINES = 20
+
+
 def _site(file: str, line: int) -> str:
     return f"{file}:{line}" if line else file
 
@@ -175,7 +207,15 @@ def render_text(result: RunStageResult, *, top: int = 10) -> str:
             f"{run.processes} process(es)"
         )
         if not run.events_collected:
-            lines.append("  (no runtime events: the check hooks were not active in this run)")
+            lines.append("  (no runtime events: " + (
+                "no process of the command had imported torch when it was killed)" if run.timed_out else
+                "no process of the command imported torch with the check hooks active)"))
+        elif run.processes_unfinished:
+            lines.append(
+                f"  {run.processes_unfinished} process(es) ended without writing their final events "
+                f"({'killed at the timeout' if run.timed_out else 'killed, or left through os._exit'}): "
+                "what they reached until then is below, replayed from their event journals"
+            )
         if run.cuda_calls:
             lines.append(f"  CUDA calls reached ({len(run.cuda_calls)}):")
             for c in run.cuda_calls:
@@ -203,6 +243,9 @@ def render_text(result: RunStageResult, *, top: int = 10) -> str:
             )
         for note in run.notes:
             lines.append(f"  note: {note}")
+        for raised in run.worker_exceptions:
+            lines.append(f"  {raised.who} raised {raised.type}: {raised.message}")
+            lines.extend("    " + ln for ln in raised.traceback.rstrip().splitlines()[-_TRACEBACK_LINES:])
         if not run.passed and run.output_tail:
             lines.append("  output (tail):")
             lines.extend("    " + ln for ln in run.output_tail.rstrip().splitlines()[-20:])

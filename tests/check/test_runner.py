@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from porttool.check import runner
+from porttool.check.event_files import merge
 from porttool.check.runner import run_stage
 from porttool.check.runtime_report import (
     SCHEMA_VERSION,
@@ -124,7 +125,7 @@ def test_merge_sums_events_across_processes(tmp_path: Path) -> None:
     event_file(1, 2)
     event_file(2, 5)
     (tmp_path / "3.json").write_text("{broken")
-    merged = runner._merge(tmp_path)
+    merged = merge(tmp_path)
     assert merged["processes"] == 2
     assert merged["cuda_calls"] == (CudaCall("a.py", 3, "PT100", "x", 2),)
     assert merged["host_syncs"][0].count == 7

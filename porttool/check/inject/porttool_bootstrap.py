@@ -39,6 +39,7 @@ def _install(torch: Any) -> None:
     except Exception:  # noqa: BLE001
         RECORDER.note("porttool check failed to install its hooks: " + traceback.format_exc())
         sys.stderr.write("porttool check: failed to install its hooks:\n" + traceback.format_exc())
+    RECORDER.write()  # this process is counted (and its versions known) even if it is killed later
 
 
 class _TorchImportHook(importlib.abc.MetaPathFinder):

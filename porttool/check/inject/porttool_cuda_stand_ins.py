@@ -277,7 +277,7 @@ def _note_api(qualname: str) -> None:
         return
     old = "cpu redirect: torch.cuda calls answered as a CUDA host: " + ", ".join(_apis)
     _apis.append(qualname)
-    RECORDER.notes.pop(old, None)
+    RECORDER.drop_note(old)
     RECORDER.note("cpu redirect: torch.cuda calls answered as a CUDA host: " + ", ".join(_apis))
 
 

@@ -2,10 +2,18 @@
 
 Every process started under the runner (the command itself, torchrun workers, ``mp.spawn``
 children, DataLoader workers) records what the check reports -- CUDA calls reached, host syncs,
-fp64 on the device, top-level model input signatures, notes -- and writes them as one JSON file
-``<PORTTOOL_CHECK_REPORT_DIR>/<pid>.json``.  The file is written at exit (atexit, at the end of a
-forked ``multiprocessing`` child, on SIGTERM) and immediately after each CUDA call is recorded, so
-the events that fail a check survive a crash or a kill.
+fp64 on the device, top-level model input signatures, notes, the exception that ended it -- in
+two files under ``PORTTOOL_CHECK_REPORT_DIR``:
+
+* ``<pid>.events.jsonl``, a journal appended to as each event happens (one short line per event,
+  ``{"t": table, "k": key, "c": count so far}``; a few microseconds each, where replacing a
+  file costs milliseconds).  It needs no handler to run, so it survives a SIGKILL: a process killed
+  at the timeout inside a long native op, or with SIGTERM ignored, still reports what it reached.
+  After ``_JOURNAL_EVERY`` events at one key only every ``_JOURNAL_EVERY``-th is journaled.
+* ``<pid>.json``, the whole state, written when torch is imported, after a CUDA call, and at exit
+  (atexit, at the end of a forked ``multiprocessing`` child, on SIGTERM) with ``"final": true``.
+
+The runner reads the snapshot of a process that wrote its final one, else replays its journal.
 """
 
 from __future__ import annotations
@@ -17,12 +25,15 @@ import signal
 import sys
 import sysconfig
 import threading
+import traceback
 from typing import Any
 
 REPORT_DIR_ENV = "PORTTOOL_CHECK_REPORT_DIR"
 IGNORE_PATHS_ENV = "PORTTOOL_CHECK_IGNORE_PATHS"
 FORMAT_VERSION = 1
 _MAX_SIGNATURES = 64
+_JOURNAL_EVERY = 1024
+_MAX_TRACEBACK_CHARS = 8000
 
 _INJECT_DIR = os.path.dirname(os.path.abspath(__file__))
 _lock = threading.RLock()
@@ -114,7 +125,32 @@ class Recorder:
         self.notes: dict[str, int] = {}
         self.versions: dict[str, str] = {}
         self.device: dict[str, Any] = {}
+        self.exception: dict[str, Any] | None = None
         self._dirty = False
+        self._journal_fd: int | None = None
+        self._journal_failed = False
+
+    # -- the journal -----------------------------------------------------------------------
+    def _journal(self, table: str, key: Any, count: int) -> None:
+        """Append one line (called with _lock held); never raises."""
+        if self._journal_failed or (count > _JOURNAL_EVERY and count % _JOURNAL_EVERY):
+            return
+        try:
+            if self._journal_fd is None:
+                directory = os.environ.get(REPORT_DIR_ENV)
+                if not directory:
+                    self._journal_failed = True
+                    return
+                os.makedirs(directory, exist_ok=True)
+                path = os.path.join(directory, f"{os.getpid()}.events.jsonl")
+                self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                process = {"pid": os.getpid(), "ppid": os.getppid(), "rank": os.environ.get("RANK"),
+                           "argv": list(sys.argv), "mode": self.mode}
+                os.write(self._journal_fd, (json.dumps({"t": "process", "k": process, "c": 1}) + "\n").encode())
+            line = json.dumps({"t": table, "k": key, "c": count}) + "\n"
+            os.write(self._journal_fd, line.encode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - never let reporting break the program under test
+            self._journal_failed = True
 
     # -- recording -------------------------------------------------------------------------
     def cuda_call(self, code: str, api: str, frame: Any, *, flush: bool = True) -> tuple[str, int]:
@@ -123,6 +159,7 @@ class Recorder:
             key = (filename, line, code, api)
             self.cuda_calls[key] = self.cuda_calls.get(key, 0) + 1
             self._dirty = True
+            self._journal("cuda_calls", key, self.cuda_calls[key])
         if flush:
             self.write()
         return filename, line
@@ -133,6 +170,7 @@ class Recorder:
         with _lock:
             self.host_syncs[key] = self.host_syncs.get(key, 0) + 1
             self._dirty = True
+            self._journal("host_syncs", key, self.host_syncs[key])
 
     def fp64_on_device(self, op: str, frame: Any) -> None:
         filename, line = site_of(frame)
@@ -140,31 +178,57 @@ class Recorder:
         with _lock:
             self.fp64[key] = self.fp64.get(key, 0) + 1
             self._dirty = True
+            self._journal("fp64", key, self.fp64[key])
 
     def model_input(self, module: str, signature: str) -> None:
         with _lock:
             sigs = self.model_inputs.setdefault(module, {})
-            if signature in sigs or len(sigs) < _MAX_SIGNATURES:
-                sigs[signature] = sigs.get(signature, 0) + 1
-            else:
-                sigs["<more signatures not kept>"] = sigs.get("<more signatures not kept>", 0) + 1
+            if signature not in sigs and len(sigs) >= _MAX_SIGNATURES:
+                signature = "<more signatures not kept>"
+            sigs[signature] = sigs.get(signature, 0) + 1
             self._dirty = True
+            self._journal("model_inputs", (module, signature), sigs[signature])
 
     def compile_call(self, info: dict[str, Any]) -> None:
         with _lock:
             self.compile_calls.append(info)
             self._dirty = True
+            self._journal("compile_calls", info, len(self.compile_calls))
 
     def note(self, text: str) -> None:
         with _lock:
             self.notes[text] = self.notes.get(text, 0) + 1
             self._dirty = True
+            self._journal("notes", text, self.notes[text])
+
+    def drop_note(self, text: str) -> None:
+        """Withdraw a note (one that a longer one replaces)."""
+        with _lock:
+            if self.notes.pop(text, None) is not None:
+                self._journal("notes", text, 0)
+
+    def uncaught(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """The exception that ends this process (a torchrun worker's traceback, for the report)."""
+        try:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            message = str(exc).strip()
+        except Exception:  # noqa: BLE001 - a broken __str__ must not hide the original error
+            text, message = "", ""
+        with _lock:
+            self.exception = {
+                "type": getattr(exc_type, "__qualname__", str(exc_type)),
+                "message": message.splitlines()[0][:500] if message else "",
+                "traceback": text[-_MAX_TRACEBACK_CHARS:],
+            }
+            self._dirty = True
+            self._journal("exception", self.exception, 1)
 
     # -- output ----------------------------------------------------------------------------
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, final: bool = False) -> dict[str, Any]:
         with _lock:
             return {
                 "format_version": FORMAT_VERSION,
+                "final": final,
                 "pid": self.pid,
                 "ppid": os.getppid(),
                 "argv": list(sys.argv),
@@ -187,20 +251,21 @@ class Recorder:
                 "model_inputs": {m: dict(s) for m, s in sorted(self.model_inputs.items())},
                 "compile_calls": list(self.compile_calls),
                 "notes": dict(sorted(self.notes.items())),
+                "exception": self.exception,
             }
 
-    def write(self) -> None:
+    def write(self, final: bool = False) -> None:
         directory = os.environ.get(REPORT_DIR_ENV)
         if not directory:
             return
         try:
-            payload = json.dumps(self.as_dict(), sort_keys=True)
+            payload = json.dumps(self.as_dict(final), sort_keys=True)
             os.makedirs(directory, exist_ok=True)
-            final = os.path.join(directory, f"{os.getpid()}.json")
-            tmp = final + ".tmp"
+            path = os.path.join(directory, f"{os.getpid()}.json")
+            tmp = f"{path}.{threading.get_ident()}.tmp"  # a signal handler may write mid-write
             with open(tmp, "w", encoding="utf-8") as fh:
                 fh.write(payload)
-            os.replace(tmp, final)
+            os.replace(tmp, path)
         except Exception as exc:  # never let reporting break the program under test  # noqa: BLE001
             try:
                 sys.stderr.write(f"porttool check: could not write report: {exc}\n")
@@ -216,12 +281,22 @@ def _after_fork_in_child() -> None:
     # The child starts with a copy of the parent's events; they belong to the parent's file.
     mode = RECORDER.mode
     versions, device = dict(RECORDER.versions), dict(RECORDER.device)
-    RECORDER.reset()
+    inherited = RECORDER._journal_fd
+    RECORDER.reset()  # the child journals to its own <pid> file
     RECORDER.mode, RECORDER.versions, RECORDER.device = mode, versions, device
+    if inherited is not None:
+        try:
+            os.close(inherited)
+        except OSError:
+            pass
+
+
+def write_final() -> None:
+    RECORDER.write(final=True)
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    RECORDER.write()
+    RECORDER.write(final=True)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
@@ -232,8 +307,16 @@ def install_writers() -> None:
     if _installed:
         return
     _installed = True
-    atexit.register(RECORDER.write)
+    atexit.register(write_final)
     os.register_at_fork(after_in_child=_after_fork_in_child)
+    previous_hook = sys.excepthook
+
+    def excepthook(exc_type: Any, exc: Any, tb: Any) -> None:
+        if not issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            RECORDER.uncaught(exc_type, exc, tb)
+        previous_hook(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
     try:
         if (
             threading.current_thread() is threading.main_thread()
@@ -252,7 +335,7 @@ def install_writers() -> None:
             try:
                 return original(self, *args, **kwargs)
             finally:
-                RECORDER.write()
+                RECORDER.write(final=True)
 
         mp_process.BaseProcess._bootstrap = _bootstrap  # type: ignore[method-assign]
     except Exception:  # noqa: BLE001,S110
