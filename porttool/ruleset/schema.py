@@ -97,6 +97,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "manifest": ({"entry"}, {"names", "exclude", "pattern", "version", "installer", "triggers"}),
     "identifier": ({"pattern"}, set()),
     "string": ({"values"}, set()),
+    "module-variable": ({"names", "replacements"}, set()),
 }
 
 
@@ -229,6 +230,14 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
         # texts (case as written) one of which every matched variable name contains: the prefilter
         # and the matcher look for them before trying the pattern on any string
         _strs(match["triggers"], source, "match.triggers")
+    if kind == "module-variable":
+        replacements = match["replacements"]
+        _require(
+            isinstance(replacements, dict) and bool(replacements) and all(isinstance(k, str) and isinstance(v, str) and v for k, v in replacements.items()),
+            source,
+            "match.replacements",
+            "must be a table of attribute = replacement text (`*`: every other attribute, `{attr}` its name)",
+        )
     if kind == "file":
         _strs(match["globs"], source, "match.globs")
     if kind == "manifest":

@@ -23,6 +23,7 @@ from porttool.scan.dispatch import (
     ifexp_tests,
 )
 from porttool.scan.import_table import ImportTable, holds_line
+from porttool.scan import module_values
 from porttool.scan.rule_index import CompiledRules, relevant_lines
 
 OPTION_STRING = re.compile(r"^--?[A-Za-z][\w-]*$")  # a command-line option name like --no-cuda
@@ -60,6 +61,8 @@ class _Scanner:
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
         self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
+        self.scopes: list[ast.AST] = [tree]  # the module, then each enclosing function or class
+        self.bindings: list[tuple[Rule, str, str, ast.AST]] = []  # (rule, `m` / `self.m`, module, scope)
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
         self.dispatch_ifs = device_type_dispatch_ifs(tree, self.holds_relevant_line) if MENTIONS_OTHER_BACKEND.search(source) else set()
 
@@ -225,6 +228,47 @@ class _Scanner:
             return False
         return idiom_device_text(body, self.imports) is not None and idiom_device_text(orelse, self.imports) == "cpu"
 
+    def visit_FunctionDef(self, node: ast.AST) -> None:
+        if not self.rules.module_variables:
+            self.generic_visit(node)
+            return
+        self.scopes.append(node)
+        try:
+            self.generic_visit(node)
+        finally:
+            self.scopes.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_ClassDef = visit_FunctionDef
+
+    # module values held in variables (scan/module_values.py) -----------------------------------
+    def _bind_module(self, node: ast.Assign) -> None:
+        for rule in self.rules.module_variables:
+            module = module_values.bound_module(node.value, self.imports, rule.match["names"])
+            if module is None:
+                continue
+            for target in node.targets:
+                key = module_values.target_key(target)
+                if key is None:
+                    continue
+                scope = self.scopes[-1]
+                if isinstance(target, ast.Attribute):  # `self.m = ...`: used across the class's methods
+                    scope = next((s for s in reversed(self.scopes) if isinstance(s, ast.ClassDef)), scope)
+                self.bindings.append((rule, key, module, scope))
+
+    def _module_value_use(self, node: ast.Attribute, rule: Rule, module: str) -> None:
+        value = module_values.replacement(rule.match.get("replacements", {}), node.attr)
+        self.add(rule, node, name=f"{module}.{node.attr}", value=value)
+
+    def report_module_variable_uses(self) -> None:
+        """After the walk: every `m.<attr>` in the scope of a binding `m = <CUDA module>`."""
+        seen: set[tuple[str, int]] = set()
+        for rule, key, module, scope in self.bindings:
+            for use in module_values.uses(scope, key):
+                if (rule.code, id(use)) not in seen:
+                    seen.add((rule.code, id(use)))
+                    self._module_value_use(use, rule, module)
+
     # assignments -----------------------------------------------------------------------------
     def _assign(self, node: ast.AST, targets: Sequence[ast.AST]) -> None:
         for target in targets:
@@ -235,6 +279,8 @@ class _Scanner:
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        if self.rules.module_variables:
+            self._bind_module(node)
         self._assign(node, node.targets)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
@@ -304,6 +350,11 @@ class _Scanner:
                 self._method_site(rule, node, node)
         # the inner part of a dotted chain is not a maximal chain of its own
         inner = node.value
+        if self.rules.module_variables and isinstance(inner, (ast.Call, ast.IfExp)):
+            for rule in self.rules.module_variables:
+                module = module_values.bound_module(inner, self.imports, rule.match["names"])
+                if module is not None:
+                    self._module_value_use(node, rule, module)
         if isinstance(inner, ast.Attribute):
             self.visit_Attribute(inner, maximal=False)
         elif not isinstance(inner, ast.Name):
@@ -490,6 +541,8 @@ def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: boo
     `prune=False` visits every statement (the same result, slower: tests compare the two)."""
     scanner = _Scanner(source, tree, rules, prune=prune)
     scanner.visit(tree)
+    if scanner.bindings:
+        scanner.report_module_variable_uses()
     claimed = {s.claim for s in scanner.sites if s.claim is not None}
     sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
     reported_lines = {line for s in sites for line in range(s.span.line, s.span.end_line + 1)}

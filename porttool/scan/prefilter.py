@@ -74,7 +74,7 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
     """The alternatives under which `rule` can match a source (empty: a rule on file names)."""
     m = rule.match
     kind = m["kind"]
-    if kind in ("call", "reference", "assign"):
+    if kind in ("call", "reference", "assign", "module-variable"):
         return [_qualified(name) for name in m["names"]]
     if kind == "import":
         return [(Needle("module", name),) for name in m["names"]]
@@ -294,7 +294,7 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
     or an import alias standing for it (`LineNeedles.hideable`: the scan adds those aliases)."""
     m = rule.match
     kind = m["kind"]
-    if kind in ("call", "reference", "assign", "import"):
+    if kind in ("call", "reference", "assign", "import", "module-variable"):
         return [_rarest_part(name) for name in m["names"]]
     if kind == "method":
         return [Needle("attr", name) for name in m["names"]]

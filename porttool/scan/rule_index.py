@@ -39,6 +39,7 @@ class CompiledRules:
     identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    module_variables: list[Rule] = field(default_factory=list)  # `module-variable` rules (scan/module_values.py)
     triggers: set[str] = field(default_factory=set)
     prefilter: Prefilter | None = None
     line_needles: LineNeedles | None = None  # one of them is on a line of every statement that holds a site
@@ -94,6 +95,9 @@ class CompiledRules:
                 words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
                 c.triggers.add(max(words, key=len) if words else "")
                 c.identifier_words += (max(words, key=len).lower(),) if words else ("",)
+            elif kind == "module-variable":
+                c.module_variables.append(rule)
+                c.triggers.update(_trigger_of(name) for name in m["names"])
             elif kind == "string":
                 for value in m["values"]:
                     c.strings[str(value)].append(rule)
