@@ -62,6 +62,8 @@ KEPT = {
     "environment alias": "from os import environ as env\nenv['NCCL_DEBUG'] = 'INFO'\n",
     "environment copy": "def launch(env):\n    env['CUDA_VISIBLE_DEVICES'] = '0'\n",
     "environment literal": "import subprocess\nsubprocess.run(cmd, env={'NCCL_P2P_DISABLE': '1'})\n",
+    "upper-case backend": "backend = 'NCCL'\n",
+    "upper-case backend spec": "backend = 'CPU:GLOO,CUDA:NCCL'\n",
     "integer device with a comment": "import torch\nx = torch.zeros(2, device=  # first card\n    0)\n",
     "positional backend": "import torch.distributed as dist\ndist.init_process_group('nccl')\n",
     "compile mode": "import torch\nm = torch.compile(m, mode='reduce-overhead')\n",

@@ -96,7 +96,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "file": ({"globs"}, set()),
     "manifest": ({"entry"}, {"names", "exclude", "pattern", "version", "installer", "triggers"}),
     "identifier": ({"pattern"}, set()),
-    "string": ({"values"}, set()),
+    "string": (set(), {"values", "pattern", "triggers"}),
     "module-variable": ({"names", "replacements"}, set()),
 }
 
@@ -230,6 +230,20 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
         # texts (case as written) one of which every matched variable name contains: the prefilter
         # and the matcher look for them before trying the pattern on any string
         _strs(match["triggers"], source, "match.triggers")
+    if kind == "string":
+        _require("values" in match or "pattern" in match, source, "match", "a string match needs values or a pattern")
+        if "pattern" in match:
+            try:
+                re.compile(match["pattern"])
+            except (re.error, TypeError) as exc:
+                raise RuleError(source, "match.pattern", f"not a regular expression: {exc}")
+            _require(
+                "triggers" in match,
+                source,
+                "match.triggers",
+                "a string pattern needs triggers: texts (case as written), one of which every matched string contains (the prefilter)",
+            )
+            _strs(match["triggers"], source, "match.triggers")
     if kind == "module-variable":
         replacements = match["replacements"]
         _require(

@@ -387,8 +387,20 @@ class _Scanner:
             if isinstance(node.value, str) and node.value in self.rules.strings:
                 for rule in self.rules.strings[node.value]:
                     self.add(rule, node, value=node.value)
+            elif self.rules.string_patterns and isinstance(node.value, str) and self._string_pattern(node):
+                return
             elif not self._device_string(node, "ambiguous") and self.rules.identifiers and isinstance(node.value, str) and OPTION_STRING.match(node.value):
                 self._identifier(node, node.value)
+
+    def _string_pattern(self, node: ast.Constant) -> bool:
+        """A string whose whole text a `string` rule's pattern matches (`"torch.cuda.set_device"`)."""
+        text = node.value
+        found = False
+        for pattern, triggers, rule in self.rules.string_patterns:
+            if any(t in text for t in triggers) and pattern.fullmatch(text):
+                self.add(rule, node, value=text)
+                found = True
+        return found
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
         if id(node) not in self.handled and self._device_string(node, "ambiguous"):

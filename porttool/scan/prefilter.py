@@ -111,8 +111,8 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         if m["pattern"].startswith("(?i)"):
             return [(Needle("itext", longest.lower()),)]
         return [(Needle("text", longest),)]
-    if kind == "string":
-        return [(Needle("text", str(value)),) for value in m["values"]]
+    if kind == "string":  # a value, or a pattern's trigger text
+        return [(Needle("text", str(value)),) for value in [*m.get("values", ()), *m.get("triggers", ())]]
     if kind in ("file", "manifest"):
         return []  # (file names; dependency manifests: scan/manifest_matcher.py, never Python sources)
     return [()]  # a kind this module does not know: every source may match

@@ -39,6 +39,7 @@ class CompiledRules:
     identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    string_patterns: list[tuple[re.Pattern[str], tuple[str, ...], Rule]] = field(default_factory=list)  # (pattern, triggers, rule)
     module_variables: list[Rule] = field(default_factory=list)  # `module-variable` rules (scan/module_values.py)
     triggers: set[str] = field(default_factory=set)
     prefilter: Prefilter | None = None
@@ -99,9 +100,12 @@ class CompiledRules:
                 c.module_variables.append(rule)
                 c.triggers.update(_trigger_of(name) for name in m["names"])
             elif kind == "string":
-                for value in m["values"]:
+                for value in m.get("values", ()):
                     c.strings[str(value)].append(rule)
                     c.triggers.add(str(value))
+                if "pattern" in m:
+                    c.string_patterns.append((re.compile(m["pattern"]), tuple(m["triggers"]), rule))
+                    c.triggers.update(m["triggers"])
         c.prefilter = Prefilter(registry)
         c.line_needles = LineNeedles(registry)
         return c
