@@ -88,7 +88,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "reference": ({"names"}, {"fallback"}),
     "assign": ({"names"}, set()),
     "method": ({"names"}, {"call", "inside", "arg_count"}),
-    "argument": ({"names", "keyword"}, {"position", "values"}),
+    "argument": ({"names", "keyword"}, {"position", "values", "variable_default"}),
     "device-string": ({"positions"}, set()),
     "device-idiom": (set(), set()),
     "import": ({"names"}, set()),
@@ -98,6 +98,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "identifier": ({"pattern"}, set()),
     "string": (set(), {"values", "pattern", "triggers"}),
     "module-variable": ({"names", "replacements"}, set()),
+    "dict-entry": ({"keys", "values"}, set()),
 }
 
 
@@ -261,8 +262,11 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
     for key in ("arg_count", "position"):
         if key in match:
             _require(isinstance(match[key], int) and match[key] >= 0, source, f"match.{key}", "must be an integer >= 0")
-    if "values" in match:
-        _require(isinstance(match["values"], list) and bool(match["values"]), source, "match.values", "must be a non-empty list")
+    for key in ("values", "variable_default"):
+        if key in match:
+            _require(isinstance(match[key], list) and bool(match[key]), source, f"match.{key}", "must be a non-empty list")
+    if kind == "dict-entry":
+        _strs(match["keys"], source, "match.keys")
     for key in ("call", "fallback"):
         if key in match:
             _require(isinstance(match[key], bool), source, f"match.{key}", "must be true or false")

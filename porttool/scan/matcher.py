@@ -24,6 +24,7 @@ from porttool.scan.dispatch import (
 )
 from porttool.scan.import_table import ImportTable, holds_line
 from porttool.scan import module_values
+from porttool.scan.defaults import literal_defaults
 from porttool.scan.rule_index import CompiledRules, relevant_lines
 
 OPTION_STRING = re.compile(r"^--?[A-Za-z][\w-]*$")  # a command-line option name like --no-cuda
@@ -61,6 +62,8 @@ class _Scanner:
         self.identifier_lines: set[int] = set()
         self.callees: set[int] = set()
         self.branches: dict[int, tuple[int, int]] = {}  # id of an if's test → lines of its CUDA branch
+        self.tree = tree
+        self._defaults: dict[str, list[object]] | None = None  # (scan/defaults.py, computed on first need)
         self.scopes: list[ast.AST] = [tree]  # the module, then each enclosing function or class
         self.bindings: list[tuple[Rule, str, str, ast.AST]] = []  # (rule, `m` / `self.m`, module, scope)
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
@@ -483,6 +486,10 @@ class _Scanner:
         if isinstance(func, ast.Attribute) and func.attr in self.rules.methods and not self.imports.is_module_path(func.value):
             for rule in self.rules.methods[func.attr]:
                 self._method_site(rule, node, node)
+        if self.rules.dict_entries and isinstance(func, ast.Name) and func.id == "dict" and func.id not in self.imports.aliases:
+            for kw in node.keywords:
+                if kw.arg:
+                    self._dict_entry(kw.arg, kw.value)
         if self.rules.device_strings:
             self._device_string_args(node, q)
         if id(node) not in self.handled and self._device_string(node, "ambiguous"):
@@ -520,6 +527,8 @@ class _Scanner:
                 target = _ArgMarker(value)
         if target is None or value is None:
             return
+        if "variable_default" in m and not self._has_default(value, m["variable_default"]):
+            return
         if "values" in m:
             dotted = self.imports.qualify(value) if isinstance(value, (ast.Name, ast.Attribute)) else None
             literal_ok = isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in m["values"])
@@ -527,6 +536,29 @@ class _Scanner:
                 return
         literal = value.value if isinstance(value, ast.Constant) else ""
         self.add(rule, target, name=q, value=str(literal))
+
+
+    def _has_default(self, value: ast.AST, defaults: list[object]) -> bool:
+        """Is `value` a variable (`pin`, `args.pin_mem`) whose name the file gives one of these defaults?"""
+        if not isinstance(value, (ast.Name, ast.Attribute)) or self.imports.qualify(value) is not None:
+            return False
+        if self._defaults is None:
+            self._defaults = literal_defaults(self.tree)
+        name = value.id if isinstance(value, ast.Name) else value.attr
+        return any(_same_literal(seen, wanted) for seen in self._defaults.get(name, ()) for wanted in defaults)
+
+    # dictionary entries ----------------------------------------------------------------------
+    def visit_Dict(self, node: ast.Dict) -> None:
+        if self.rules.dict_entries:
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self._dict_entry(key.value, value)
+        self.generic_visit(node)
+
+    def _dict_entry(self, key: str, value: ast.AST) -> None:
+        for rule in self.rules.dict_entries.get(key, ()):
+            if isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in rule.match["values"]):
+                self.add(rule, value, name=key, value=str(value.value))
 
 
 _MISSING = object()

@@ -111,6 +111,8 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         if m["pattern"].startswith("(?i)"):
             return [(Needle("itext", longest.lower()),)]
         return [(Needle("text", longest),)]
+    if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key is spelled either way
+        return [(Needle("text", key),) for key in m["keys"]]
     if kind == "string":  # a value, or a pattern's trigger text
         return [(Needle("text", str(value)),) for value in [*m.get("values", ()), *m.get("triggers", ())]]
     if kind in ("file", "manifest"):
@@ -304,7 +306,7 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
         keyword_form = [next((n for n in first if n.kind == "pattern" and "=" in n.value), _word(m["keyword"]))]
         positional = [_rarest_part(name) for name in m["names"]] if "position" in m else []
         return keyword_form + positional
-    if kind in ("device-string", "device-idiom", "environ", "identifier", "string"):
+    if kind in ("device-string", "device-idiom", "environ", "identifier", "string", "dict-entry"):
         return sorted({n for alt in alternatives_of(rule) for n in alt if n.kind != "pattern"})
     if kind in ("file", "manifest"):
         return []

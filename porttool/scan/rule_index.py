@@ -40,6 +40,7 @@ class CompiledRules:
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     string_patterns: list[tuple[re.Pattern[str], tuple[str, ...], Rule]] = field(default_factory=list)  # (pattern, triggers, rule)
+    dict_entries: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))  # key → `dict-entry` rules
     module_variables: list[Rule] = field(default_factory=list)  # `module-variable` rules (scan/module_values.py)
     triggers: set[str] = field(default_factory=set)
     prefilter: Prefilter | None = None
@@ -96,6 +97,10 @@ class CompiledRules:
                 words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
                 c.triggers.add(max(words, key=len) if words else "")
                 c.identifier_words += (max(words, key=len).lower(),) if words else ("",)
+            elif kind == "dict-entry":
+                for key in m["keys"]:
+                    c.dict_entries[key].append(rule)
+                    c.triggers.add(key)
             elif kind == "module-variable":
                 c.module_variables.append(rule)
                 c.triggers.update(_trigger_of(name) for name in m["names"])
