@@ -77,6 +77,7 @@ FIX_KEYS = {
 EXAMPLE_KEYS = {"target", "before", "after", "file"}
 VALID_FILE_KEYS = {"file", "text"}
 DEVICE_STRING_POSITIONS = {"device", "ambiguous", "map_location", "device_type", "compared"}
+IDENTIFIER_POSITIONS = {"names", "definitions"}  # names: variables, attributes, parameters, keywords, options
 MANIFEST_ENTRIES = {"package", "index", "image", "channel", "env"}
 INSTALLERS = {"pip", "conda"}
 PLACEHOLDER_RE = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
@@ -95,7 +96,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "environ": ({"pattern", "triggers"}, set()),
     "file": ({"globs"}, set()),
     "manifest": ({"entry"}, {"names", "exclude", "pattern", "version", "installer", "triggers"}),
-    "identifier": ({"pattern"}, set()),
+    "identifier": ({"pattern"}, {"positions"}),
     "string": (set(), {"values", "pattern", "triggers"}),
     "module-variable": ({"names", "replacements"}, set()),
     "dict-entry": ({"keys", "values"}, set()),
@@ -253,6 +254,9 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
             "match.replacements",
             "must be a table of attribute = replacement text (`*`: every other attribute, `{attr}` its name)",
         )
+    if kind == "identifier" and "positions" in match:
+        bad = set(_strs(match["positions"], source, "match.positions")) - IDENTIFIER_POSITIONS
+        _require(not bad, source, "match.positions", f"unknown position(s) {sorted(bad)} (known: {sorted(IDENTIFIER_POSITIONS)})")
     if kind == "file":
         _strs(match["globs"], source, "match.globs")
     if kind == "manifest":

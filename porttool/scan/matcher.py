@@ -99,7 +99,7 @@ class _Scanner:
         site = Site(
             code=rule.code,
             span=self.span(node),
-            node_type=type(node).__name__ if not isinstance(node, _ArgMarker) else "arg",
+            node_type="arg" if isinstance(node, _ArgMarker) else node.kind if isinstance(node, _NameMarker) else type(node).__name__,
             name=name,
             value=value,
             in_dispatch=self.in_dispatch,
@@ -232,6 +232,8 @@ class _Scanner:
         return idiom_device_text(body, self.imports) is not None and idiom_device_text(orelse, self.imports) == "cpu"
 
     def visit_FunctionDef(self, node: ast.AST) -> None:
+        if self.rules.definitions:
+            self._definition(node, node.name)  # type: ignore[attr-defined]
         if not self.rules.module_variables:
             self.generic_visit(node)
             return
@@ -305,6 +307,19 @@ class _Scanner:
         if node.module and node.level == 0:
             for rule in self._import_rules(node.module):
                 self.add(rule, node, name=node.module)
+        if self.rules.definitions and not (node.level == 0 and (node.module or "").split(".")[0] == "torch"):
+            for alias in node.names:
+                self._definition(alias, alias.asname or alias.name)
+
+    # names a file defines or imports (an `identifier` rule with `positions = ["definitions"]`) ----
+    def _definition(self, node: ast.AST, name: str) -> None:
+        """`def require_cuda`, `class CudaTimer`, `from .utils import is_cuda_available` and the uses
+        of such an imported name: one site per line at most, on the name itself."""
+        lowered = name.lower()
+        for pattern, word, rule in self.rules.definitions:
+            if word in lowered and pattern.search(name):
+                self.add(rule, _NameMarker(node, name, self.lines) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else node, name=name)
+                return
 
     # names -----------------------------------------------------------------------------------
     def _reference(self, node: ast.AST) -> None:
@@ -316,6 +331,8 @@ class _Scanner:
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self._reference(node)
+            if self.rules.definitions and node.id in self.imports.aliases and not self.imports.aliases[node.id].startswith("torch."):
+                self._definition(node, node.id)
         if self.rules.identifiers and node.id not in self.imports.aliases:
             self._identifier(node, node.id)
 
@@ -573,6 +590,21 @@ class _ArgMarker(ast.AST):
         super().__init__()
         for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
             setattr(self, attr, getattr(value, attr))
+
+
+class _NameMarker(ast.AST):
+    """The name of a `def` / `class` statement (the statement's own span covers its whole body)."""
+
+    def __init__(self, node: ast.AST, name: str, lines: list[str]) -> None:
+        super().__init__()
+        line = node.lineno  # type: ignore[attr-defined]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        keyword = "class " if isinstance(node, ast.ClassDef) else "def "
+        at = text.find(name, max(text.find(keyword), 0))
+        self.lineno = self.end_lineno = line
+        self.col_offset = len(text[: max(at, 0)].encode("utf-8"))  # (`ast` columns are in bytes)
+        self.end_col_offset = self.col_offset + len(name.encode("utf-8")) if at >= 0 else len(text.encode("utf-8"))
+        self.kind = type(node).__name__
 
 
 def _same_literal(a: object, b: object) -> bool:

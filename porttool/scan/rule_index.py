@@ -38,6 +38,7 @@ class CompiledRules:
     manifest_words: tuple[str, ...] = ()  # lower case; a manifest spelling none of them matches no manifest rule
     identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
+    definitions: list[tuple[re.Pattern[str], str, Rule]] = field(default_factory=list)  # identifier rules on defined and imported names: (pattern, its word, rule)
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     string_patterns: list[tuple[re.Pattern[str], tuple[str, ...], Rule]] = field(default_factory=list)  # (pattern, triggers, rule)
     dict_entries: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))  # key → `dict-entry` rules
@@ -93,8 +94,14 @@ class CompiledRules:
                 c.manifests.append(rule)
                 c.manifest_words += manifest_trigger_words(rule)
             elif kind == "identifier":
-                c.identifiers.append((re.compile(m["pattern"]), rule))
                 words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
+                positions = m.get("positions", ["names"])
+                if "definitions" in positions:
+                    c.definitions.append((re.compile(m["pattern"]), max(words, key=len).lower() if words else "", rule))
+                if "names" not in positions:
+                    c.triggers.add(max(words, key=len) if words else "")
+                    continue
+                c.identifiers.append((re.compile(m["pattern"]), rule))
                 c.triggers.add(max(words, key=len) if words else "")
                 c.identifier_words += (max(words, key=len).lower(),) if words else ("",)
             elif kind == "dict-entry":
