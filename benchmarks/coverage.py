@@ -6,7 +6,7 @@ never a comment, a docstring or prose such as a help text or log message) mentio
 `"cuda:nccl,cpu:gloo"` count), names a CUDA-only library (flash_attn, xformers, apex, bitsandbytes,
 cupy, pynvml, triton), or names a CUDA-only feature reached through another API: FP8
 `torch._scaled_mm`, `attn_implementation="flash_attention_2"`, the SDPA kernel switches
-(`sdp_kernel`, `enable_flash_sdp`, ...), or `pin_memory` (any use not spelled `pin_memory=False`).
+(`sdp_kernel`, `enable_flash_sdp`, ...), or `pin_memory` (any use not spelled `pin_memory=False` or `"pin_memory": False`).
 The line is covered when `porttool scan` reports a finding whose span includes it.
 
     python benchmarks/coverage.py PATH... [--json OUT] [--show-missed N]
@@ -28,7 +28,7 @@ from pathlib import Path
 CUDA_TOKEN = re.compile(r"cuda|cudnn|nccl|nvtx|flash_attn|xformers|\bapex\b|bitsandbytes|\bcupy\b|pynvml|\btriton\b", re.I)
 # CUDA-only features whose spelling says nothing about CUDA (the shapes of issue 16)
 CUDA_FEATURE = re.compile(r"^(_scaled_mm|_scaled_grouped_mm|flash_attention_[23]|sdp_kernel|enable_(flash|mem_efficient|math|cudnn)_sdp|pin_memory)$")
-PIN_MEMORY_OFF = re.compile(r"pin_memory\s*=\s*False\b")
+PIN_MEMORY_OFF = re.compile(r"""pin_memory["']?\s*[=:]\s*False\b""")
 
 
 def cuda_lines(path: Path) -> set[int]:

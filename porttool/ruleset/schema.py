@@ -77,6 +77,7 @@ FIX_KEYS = {
 EXAMPLE_KEYS = {"target", "before", "after", "file"}
 VALID_FILE_KEYS = {"file", "text"}
 DEVICE_STRING_POSITIONS = {"device", "ambiguous", "map_location", "device_type", "compared"}
+IDENTIFIER_POSITIONS = {"names", "definitions"}  # names: variables, attributes, parameters, keywords, options
 MANIFEST_ENTRIES = {"package", "index", "image", "channel", "env"}
 INSTALLERS = {"pip", "conda"}
 PLACEHOLDER_RE = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
@@ -88,15 +89,17 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "reference": ({"names"}, {"fallback"}),
     "assign": ({"names"}, set()),
     "method": ({"names"}, {"call", "inside", "arg_count"}),
-    "argument": ({"names", "keyword"}, {"position", "values"}),
+    "argument": ({"names", "keyword"}, {"position", "values", "variable_default"}),
     "device-string": ({"positions"}, set()),
     "device-idiom": (set(), set()),
     "import": ({"names"}, set()),
     "environ": ({"pattern", "triggers"}, set()),
     "file": ({"globs"}, set()),
     "manifest": ({"entry"}, {"names", "exclude", "pattern", "version", "installer", "triggers"}),
-    "identifier": ({"pattern"}, set()),
-    "string": ({"values"}, set()),
+    "identifier": ({"pattern"}, {"positions"}),
+    "string": (set(), {"values", "pattern", "triggers"}),
+    "module-variable": ({"names", "replacements"}, set()),
+    "dict-entry": ({"keys", "values"}, set()),
 }
 
 
@@ -229,6 +232,31 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
         # texts (case as written) one of which every matched variable name contains: the prefilter
         # and the matcher look for them before trying the pattern on any string
         _strs(match["triggers"], source, "match.triggers")
+    if kind == "string":
+        _require("values" in match or "pattern" in match, source, "match", "a string match needs values or a pattern")
+        if "pattern" in match:
+            try:
+                re.compile(match["pattern"])
+            except (re.error, TypeError) as exc:
+                raise RuleError(source, "match.pattern", f"not a regular expression: {exc}")
+            _require(
+                "triggers" in match,
+                source,
+                "match.triggers",
+                "a string pattern needs triggers: texts (case as written), one of which every matched string contains (the prefilter)",
+            )
+            _strs(match["triggers"], source, "match.triggers")
+    if kind == "module-variable":
+        replacements = match["replacements"]
+        _require(
+            isinstance(replacements, dict) and bool(replacements) and all(isinstance(k, str) and isinstance(v, str) and v for k, v in replacements.items()),
+            source,
+            "match.replacements",
+            "must be a table of attribute = replacement text (`*`: every other attribute, `{attr}` its name)",
+        )
+    if kind == "identifier" and "positions" in match:
+        bad = set(_strs(match["positions"], source, "match.positions")) - IDENTIFIER_POSITIONS
+        _require(not bad, source, "match.positions", f"unknown position(s) {sorted(bad)} (known: {sorted(IDENTIFIER_POSITIONS)})")
     if kind == "file":
         _strs(match["globs"], source, "match.globs")
     if kind == "manifest":
@@ -238,8 +266,11 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
     for key in ("arg_count", "position"):
         if key in match:
             _require(isinstance(match[key], int) and match[key] >= 0, source, f"match.{key}", "must be an integer >= 0")
-    if "values" in match:
-        _require(isinstance(match["values"], list) and bool(match["values"]), source, "match.values", "must be a non-empty list")
+    for key in ("values", "variable_default"):
+        if key in match:
+            _require(isinstance(match[key], list) and bool(match[key]), source, f"match.{key}", "must be a non-empty list")
+    if kind == "dict-entry":
+        _strs(match["keys"], source, "match.keys")
     for key in ("call", "fallback"):
         if key in match:
             _require(isinstance(match[key], bool), source, f"match.{key}", "must be true or false")

@@ -23,6 +23,8 @@ from porttool.scan.dispatch import (
     ifexp_tests,
 )
 from porttool.scan.import_table import ImportTable, holds_line
+from porttool.scan import module_values
+from porttool.scan.defaults import literal_defaults
 from porttool.scan.rule_index import CompiledRules, relevant_lines
 
 OPTION_STRING = re.compile(r"^--?[A-Za-z][\w-]*$")  # a command-line option name like --no-cuda
@@ -61,6 +63,10 @@ class _Scanner:
         self.callees: set[int] = set()
         self.branches: dict[int, tuple[int, int, int, int]] = {}  # id of a guard in an if's test → its CUDA branch
         self.rest_after_exit: dict[int, list[ast.stmt]] = {}  # id of an `if ...: return` → the statements after it
+        self.tree = tree
+        self._defaults: dict[str, list[object]] | None = None  # (scan/defaults.py, computed on first need)
+        self.scopes: list[ast.AST] = [tree]  # the module, then each enclosing function or class
+        self.bindings: list[tuple[Rule, str, str, ast.AST]] = []  # (rule, `m` / `self.m`, module, scope)
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
         self.dispatch_ifs = device_type_dispatch_ifs(tree, self.holds_relevant_line) if MENTIONS_OTHER_BACKEND.search(source) else set()
 
@@ -94,7 +100,7 @@ class _Scanner:
         site = Site(
             code=rule.code,
             span=self.span(node),
-            node_type=type(node).__name__ if not isinstance(node, _ArgMarker) else "arg",
+            node_type="arg" if isinstance(node, _ArgMarker) else node.kind if isinstance(node, _NameMarker) else type(node).__name__,
             name=name,
             value=value,
             in_dispatch=self.in_dispatch,
@@ -136,12 +142,6 @@ class _Scanner:
     def visit_Module(self, node: ast.Module) -> None:
         self._note_early_exits(node.body)
         self.generic_visit(node)
-
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        self._note_early_exits(node.body)
-        self.generic_visit(node)
-
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
@@ -282,6 +282,51 @@ class _Scanner:
             return False
         return idiom_device_text(body, self.imports) is not None and idiom_device_text(orelse, self.imports) == "cpu"
 
+    def visit_FunctionDef(self, node: ast.AST) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self._note_early_exits(node.body)
+        if self.rules.definitions:
+            self._definition(node, node.name)  # type: ignore[attr-defined]
+        if not self.rules.module_variables:
+            self.generic_visit(node)
+            return
+        self.scopes.append(node)
+        try:
+            self.generic_visit(node)
+        finally:
+            self.scopes.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_ClassDef = visit_FunctionDef
+
+    # module values held in variables (scan/module_values.py) -----------------------------------
+    def _bind_module(self, node: ast.Assign) -> None:
+        for rule in self.rules.module_variables:
+            module = module_values.bound_module(node.value, self.imports, rule.match["names"])
+            if module is None:
+                continue
+            for target in node.targets:
+                key = module_values.target_key(target)
+                if key is None:
+                    continue
+                scope = self.scopes[-1]
+                if isinstance(target, ast.Attribute):  # `self.m = ...`: used across the class's methods
+                    scope = next((s for s in reversed(self.scopes) if isinstance(s, ast.ClassDef)), scope)
+                self.bindings.append((rule, key, module, scope))
+
+    def _module_value_use(self, node: ast.Attribute, rule: Rule, module: str) -> None:
+        value = module_values.replacement(rule.match.get("replacements", {}), node.attr)
+        self.add(rule, node, name=f"{module}.{node.attr}", value=value)
+
+    def report_module_variable_uses(self) -> None:
+        """After the walk: every `m.<attr>` in the scope of a binding `m = <CUDA module>`."""
+        seen: set[tuple[str, int]] = set()
+        for rule, key, module, scope in self.bindings:
+            for use in module_values.uses(scope, key):
+                if (rule.code, id(use)) not in seen:
+                    seen.add((rule.code, id(use)))
+                    self._module_value_use(use, rule, module)
+
     # assignments -----------------------------------------------------------------------------
     def _assign(self, node: ast.AST, targets: Sequence[ast.AST]) -> None:
         for target in targets:
@@ -292,6 +337,8 @@ class _Scanner:
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
+        if self.rules.module_variables:
+            self._bind_module(node)
         self._assign(node, node.targets)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
@@ -313,6 +360,19 @@ class _Scanner:
         if node.module and node.level == 0:
             for rule in self._import_rules(node.module):
                 self.add(rule, node, name=node.module)
+        if self.rules.definitions and not (node.level == 0 and (node.module or "").split(".")[0] == "torch"):
+            for alias in node.names:
+                self._definition(alias, alias.asname or alias.name)
+
+    # names a file defines or imports (an `identifier` rule with `positions = ["definitions"]`) ----
+    def _definition(self, node: ast.AST, name: str) -> None:
+        """`def require_cuda`, `class CudaTimer`, `from .utils import is_cuda_available` and the uses
+        of such an imported name: one site per line at most, on the name itself."""
+        lowered = name.lower()
+        for pattern, word, rule in self.rules.definitions:
+            if word in lowered and pattern.search(name):
+                self.add(rule, _NameMarker(node, name, self.lines) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else node, name=name)
+                return
 
     # names -----------------------------------------------------------------------------------
     def _reference(self, node: ast.AST) -> None:
@@ -324,6 +384,8 @@ class _Scanner:
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self._reference(node)
+            if self.rules.definitions and node.id in self.imports.aliases and not self.imports.aliases[node.id].startswith("torch."):
+                self._definition(node, node.id)
         if self.rules.identifiers and node.id not in self.imports.aliases:
             self._identifier(node, node.id)
 
@@ -361,6 +423,11 @@ class _Scanner:
                 self._method_site(rule, node, node)
         # the inner part of a dotted chain is not a maximal chain of its own
         inner = node.value
+        if self.rules.module_variables and isinstance(inner, (ast.Call, ast.IfExp)):
+            for rule in self.rules.module_variables:
+                module = module_values.bound_module(inner, self.imports, rule.match["names"])
+                if module is not None:
+                    self._module_value_use(node, rule, module)
         if isinstance(inner, ast.Attribute):
             self.visit_Attribute(inner, maximal=False)
         elif not isinstance(inner, ast.Name):
@@ -393,8 +460,20 @@ class _Scanner:
             if isinstance(node.value, str) and node.value in self.rules.strings:
                 for rule in self.rules.strings[node.value]:
                     self.add(rule, node, value=node.value)
+            elif self.rules.string_patterns and isinstance(node.value, str) and self._string_pattern(node):
+                return
             elif not self._device_string(node, "ambiguous") and self.rules.identifiers and isinstance(node.value, str) and OPTION_STRING.match(node.value):
                 self._identifier(node, node.value)
+
+    def _string_pattern(self, node: ast.Constant) -> bool:
+        """A string whose whole text a `string` rule's pattern matches (`"torch.cuda.set_device"`)."""
+        text = node.value
+        found = False
+        for pattern, triggers, rule in self.rules.string_patterns:
+            if any(t in text for t in triggers) and pattern.fullmatch(text):
+                self.add(rule, node, value=text)
+                found = True
+        return found
 
     def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
         if id(node) not in self.handled and self._device_string(node, "ambiguous"):
@@ -477,6 +556,10 @@ class _Scanner:
         if isinstance(func, ast.Attribute) and func.attr in self.rules.methods and not self.imports.is_module_path(func.value):
             for rule in self.rules.methods[func.attr]:
                 self._method_site(rule, node, node)
+        if self.rules.dict_entries and isinstance(func, ast.Name) and func.id == "dict" and func.id not in self.imports.aliases:
+            for kw in node.keywords:
+                if kw.arg:
+                    self._dict_entry(kw.arg, kw.value)
         if self.rules.device_strings:
             self._device_string_args(node, q)
         if id(node) not in self.handled and self._device_string(node, "ambiguous"):
@@ -514,6 +597,8 @@ class _Scanner:
                 target = _ArgMarker(value)
         if target is None or value is None:
             return
+        if "variable_default" in m and not self._has_default(value, m["variable_default"]):
+            return
         if "values" in m:
             dotted = self.imports.qualify(value) if isinstance(value, (ast.Name, ast.Attribute)) else None
             literal_ok = isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in m["values"])
@@ -521,6 +606,29 @@ class _Scanner:
                 return
         literal = value.value if isinstance(value, ast.Constant) else ""
         self.add(rule, target, name=q, value=str(literal))
+
+
+    def _has_default(self, value: ast.AST, defaults: list[object]) -> bool:
+        """Is `value` a variable (`pin`, `args.pin_mem`) whose name the file gives one of these defaults?"""
+        if not isinstance(value, (ast.Name, ast.Attribute)) or self.imports.qualify(value) is not None:
+            return False
+        if self._defaults is None:
+            self._defaults = literal_defaults(self.tree)
+        name = value.id if isinstance(value, ast.Name) else value.attr
+        return any(_same_literal(seen, wanted) for seen in self._defaults.get(name, ()) for wanted in defaults)
+
+    # dictionary entries ----------------------------------------------------------------------
+    def visit_Dict(self, node: ast.Dict) -> None:
+        if self.rules.dict_entries:
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self._dict_entry(key.value, value)
+        self.generic_visit(node)
+
+    def _dict_entry(self, key: str, value: ast.AST) -> None:
+        for rule in self.rules.dict_entries.get(key, ()):
+            if isinstance(value, ast.Constant) and any(_same_literal(value.value, v) for v in rule.match["values"]):
+                self.add(rule, value, name=key, value=str(value.value))
 
 
 _EXIT_CALLS = {"exit", "quit", "sys.exit", "os._exit"}
@@ -617,6 +725,21 @@ class _ArgMarker(ast.AST):
             setattr(self, attr, getattr(value, attr))
 
 
+class _NameMarker(ast.AST):
+    """The name of a `def` / `class` statement (the statement's own span covers its whole body)."""
+
+    def __init__(self, node: ast.AST, name: str, lines: list[str]) -> None:
+        super().__init__()
+        line = node.lineno  # type: ignore[attr-defined]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        keyword = "class " if isinstance(node, ast.ClassDef) else "def "
+        at = text.find(name, max(text.find(keyword), 0))
+        self.lineno = self.end_lineno = line
+        self.col_offset = len(text[: max(at, 0)].encode("utf-8"))  # (`ast` columns are in bytes)
+        self.end_col_offset = self.col_offset + len(name.encode("utf-8")) if at >= 0 else len(text.encode("utf-8"))
+        self.kind = type(node).__name__
+
+
 def _same_literal(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
@@ -627,6 +750,8 @@ def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: boo
     `prune=False` visits every statement (the same result, slower: tests compare the two)."""
     scanner = _Scanner(source, tree, rules, prune=prune)
     scanner.visit(tree)
+    if scanner.bindings:
+        scanner.report_module_variable_uses()
     claimed = {s.claim for s in scanner.sites if s.claim is not None}
     sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
     reported_lines = {line for s in sites for line in range(s.span.line, s.span.end_line + 1)}

@@ -74,7 +74,7 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
     """The alternatives under which `rule` can match a source (empty: a rule on file names)."""
     m = rule.match
     kind = m["kind"]
-    if kind in ("call", "reference", "assign"):
+    if kind in ("call", "reference", "assign", "module-variable"):
         return [_qualified(name) for name in m["names"]]
     if kind == "import":
         return [(Needle("module", name),) for name in m["names"]]
@@ -111,8 +111,10 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         if m["pattern"].startswith("(?i)"):
             return [(Needle("itext", longest.lower()),)]
         return [(Needle("text", longest),)]
-    if kind == "string":
-        return [(Needle("text", str(value)),) for value in m["values"]]
+    if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key is spelled either way
+        return [(Needle("text", key),) for key in m["keys"]]
+    if kind == "string":  # a value, or a pattern's trigger text
+        return [(Needle("text", str(value)),) for value in [*m.get("values", ()), *m.get("triggers", ())]]
     if kind in ("file", "manifest"):
         return []  # (file names; dependency manifests: scan/manifest_matcher.py, never Python sources)
     return [()]  # a kind this module does not know: every source may match
@@ -294,7 +296,7 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
     or an import alias standing for it (`LineNeedles.hideable`: the scan adds those aliases)."""
     m = rule.match
     kind = m["kind"]
-    if kind in ("call", "reference", "assign", "import"):
+    if kind in ("call", "reference", "assign", "import", "module-variable"):
         return [_rarest_part(name) for name in m["names"]]
     if kind == "method":
         return [Needle("attr", name) for name in m["names"]]
@@ -304,7 +306,7 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
         keyword_form = [next((n for n in first if n.kind == "pattern" and "=" in n.value), _word(m["keyword"]))]
         positional = [_rarest_part(name) for name in m["names"]] if "position" in m else []
         return keyword_form + positional
-    if kind in ("device-string", "device-idiom", "environ", "identifier", "string"):
+    if kind in ("device-string", "device-idiom", "environ", "identifier", "string", "dict-entry"):
         return sorted({n for alt in alternatives_of(rule) for n in alt if n.kind != "pattern"})
     if kind in ("file", "manifest"):
         return []

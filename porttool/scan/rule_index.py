@@ -38,7 +38,11 @@ class CompiledRules:
     manifest_words: tuple[str, ...] = ()  # lower case; a manifest spelling none of them matches no manifest rule
     identifiers: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     identifier_words: tuple[str, ...] = ()  # lower case; a name spelling none of them matches no identifier rule
+    definitions: list[tuple[re.Pattern[str], str, Rule]] = field(default_factory=list)  # identifier rules on defined and imported names: (pattern, its word, rule)
     strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
+    string_patterns: list[tuple[re.Pattern[str], tuple[str, ...], Rule]] = field(default_factory=list)  # (pattern, triggers, rule)
+    dict_entries: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))  # key → `dict-entry` rules
+    module_variables: list[Rule] = field(default_factory=list)  # `module-variable` rules (scan/module_values.py)
     triggers: set[str] = field(default_factory=set)
     prefilter: Prefilter | None = None
     line_needles: LineNeedles | None = None  # one of them is on a line of every statement that holds a site
@@ -90,14 +94,30 @@ class CompiledRules:
                 c.manifests.append(rule)
                 c.manifest_words += manifest_trigger_words(rule)
             elif kind == "identifier":
-                c.identifiers.append((re.compile(m["pattern"]), rule))
                 words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
+                positions = m.get("positions", ["names"])
+                if "definitions" in positions:
+                    c.definitions.append((re.compile(m["pattern"]), max(words, key=len).lower() if words else "", rule))
+                if "names" not in positions:
+                    c.triggers.add(max(words, key=len) if words else "")
+                    continue
+                c.identifiers.append((re.compile(m["pattern"]), rule))
                 c.triggers.add(max(words, key=len) if words else "")
                 c.identifier_words += (max(words, key=len).lower(),) if words else ("",)
+            elif kind == "dict-entry":
+                for key in m["keys"]:
+                    c.dict_entries[key].append(rule)
+                    c.triggers.add(key)
+            elif kind == "module-variable":
+                c.module_variables.append(rule)
+                c.triggers.update(_trigger_of(name) for name in m["names"])
             elif kind == "string":
-                for value in m["values"]:
+                for value in m.get("values", ()):
                     c.strings[str(value)].append(rule)
                     c.triggers.add(str(value))
+                if "pattern" in m:
+                    c.string_patterns.append((re.compile(m["pattern"]), tuple(m["triggers"]), rule))
+                    c.triggers.update(m["triggers"])
         c.prefilter = Prefilter(registry)
         c.line_needles = LineNeedles(registry)
         return c
