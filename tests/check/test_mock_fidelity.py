@@ -175,3 +175,14 @@ def test_a_late_torch_neuronx_import_under_the_mock_fails_with_the_reason(tmp_pa
     tail = mock_run("-c", code).output_tail
     assert "refused: porttool check: the CPU mock of the neuron device is active" in tail
     assert "device neuron:0" in tail
+
+
+# -- bf16 autocast: fp32 compute rounded to bf16 (speed) -----------------------------------------
+def test_autocast_matmuls_compute_in_fp32_on_bf16_rounded_inputs() -> None:
+    # A CPU without bf16 units ran GPT-2's step 9x slower in bf16 kernels (issue 14); the result
+    # must still be the bf16 one: inputs rounded to bf16, output bf16, weight grads fp32.
+    tail = mock_run("autocast_precision.py").output_tail
+    assert "kernels ['addmm:float32,float32,float32', 'mm:float32,float32']" in tail
+    assert "dtypes torch.bfloat16 torch.bfloat16 neuron:0" in tail
+    assert "rounded fp32 product True" in tail
+    assert "grad dtypes torch.float32 neuron:0" in tail

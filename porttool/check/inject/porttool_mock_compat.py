@@ -66,7 +66,7 @@ def patch_module_apply() -> None:
                 try:
                     torch.utils.swap_tensors(old, new)
                     keep = old
-                except RuntimeError:
+                except Exception:  # refused (held by a graph, weakrefs): keep ties at least  # noqa: BLE001
                     keep = new
                 replaced[id(old)] = keep
             module._parameters[name] = keep

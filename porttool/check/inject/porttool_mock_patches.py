@@ -8,6 +8,7 @@ group and the top-level model input signatures.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -86,14 +87,54 @@ def _cast_args(args: Any, dtype: torch.dtype) -> Any:
     return cast(args)
 
 
+_FLOAT32 = torch.float32
+_LOW = (torch.bfloat16, torch.float16)
+# PORTTOOL_MOCK_LOW_PRECISION_KERNELS=1: run the matmul family in bf16/fp16 on the CPU, as the
+# mock did before (9x slower on CPUs without bf16 units, and no closer to NeuronCore numerics).
+_NATIVE_LOW_PRECISION = os.environ.get("PORTTOOL_MOCK_LOW_PRECISION_KERNELS") == "1"
+
+
+def _rounded_fp32(a: Any, dtype: torch.dtype) -> Any:
+    """The value autocast would give the op (rounded to ``dtype``), held in fp32 for the CPU."""
+    if isinstance(a, torch.Tensor):
+        if a.is_floating_point() and a.device.type == DEVICE_NAME:
+            if a.dtype is dtype:
+                return a.to(_FLOAT32)
+            if a.dtype is not _FLOAT32 or dtype in _LOW:
+                return a.to(dtype).to(_FLOAT32)
+        return a
+    if type(a) in (list, tuple):
+        return type(a)(_rounded_fp32(x, dtype) for x in a)
+    return a
+
+
+def _rounded_out(out: Any, dtype: torch.dtype) -> Any:
+    if isinstance(out, torch.Tensor):
+        return out.to(dtype) if out.is_floating_point() and out.dtype is not dtype else out
+    if type(out) in (list, tuple):
+        return type(out)(_rounded_out(o, dtype) for o in out)
+    return out
+
+
 def _autocast_kernel(op: Any, lower: bool) -> Callable[..., Any]:
+    """The AutocastPrivateUse1 kernel of ``op``.
+
+    Lower-precision ops (the matmul family) see their inputs rounded to the autocast dtype and
+    return that dtype, as under CUDA's policy, but compute in fp32 on the CPU: the product of
+    bf16-rounded inputs accumulated in fp32 and rounded once is what a bf16 matmul unit with fp32
+    accumulation returns, and a CPU without bf16 units runs it at fp32 speed (issue 14: a GPT-2
+    step took 45 s in bf16 kernels against 4.9 s in fp32).  Dtypes, placement and autograd
+    (grads cast back through the same rounding) are what the native kernels give."""
+
     def kernel(*args: Any, **kwargs: Any) -> Any:
-        dtype = torch.get_autocast_dtype(DEVICE_NAME) if lower else torch.float32
+        dtype = torch.get_autocast_dtype(DEVICE_NAME) if lower else _FLOAT32
         with torch._C._ExcludeDispatchKeyGuard(_AUTOCAST_KEYSET):
-            return op(*_cast_args(args, dtype), **_cast_args(kwargs, dtype))
+            if not lower or dtype not in _LOW or _NATIVE_LOW_PRECISION:
+                return op(*_cast_args(args, dtype), **_cast_args(kwargs, dtype))
+            out = op(*_rounded_fp32(args, dtype), **_rounded_fp32(kwargs, dtype))
+            return _rounded_out(out, dtype)
 
     return kernel
-
 
 
 def _patch_accelerator() -> None:
