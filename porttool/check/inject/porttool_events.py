@@ -2,7 +2,8 @@
 
 Every process started under the runner (the command itself, torchrun workers, ``mp.spawn``
 children, DataLoader workers) records what the check reports -- CUDA calls reached, host syncs,
-fp64 on the device, top-level model input signatures, notes, the exception that ended it -- in
+fp64 on the device, top-level model input signatures, notes, sites the runner explains (``site``:
+the line that asked for pinned memory, ...), the exception that ended it -- in
 two files under ``PORTTOOL_CHECK_REPORT_DIR``:
 
 * ``<pid>.events.jsonl``, a journal appended to as each event happens (one short line per event,
@@ -123,6 +124,7 @@ class Recorder:
         self.model_inputs: dict[str, dict[str, int]] = {}
         self.compile_calls: list[dict[str, Any]] = []
         self.notes: dict[str, int] = {}
+        self.sites: dict[tuple[str, str, int], int] = {}
         self.versions: dict[str, str] = {}
         self.device: dict[str, Any] = {}
         self.exception: dict[str, Any] | None = None
@@ -201,6 +203,14 @@ class Recorder:
             self._dirty = True
             self._journal("notes", text, self.notes[text])
 
+    def site(self, kind: str, site: tuple[str, int]) -> None:
+        """A line the runner turns into a note (it knows what `porttool rewrite` does there)."""
+        key = (kind, site[0], site[1])
+        with _lock:
+            self.sites[key] = self.sites.get(key, 0) + 1
+            self._dirty = True
+            self._journal("sites", key, self.sites[key])
+
     def drop_note(self, text: str) -> None:
         """Withdraw a note (one that a longer one replaces)."""
         with _lock:
@@ -251,6 +261,10 @@ class Recorder:
                 "model_inputs": {m: dict(s) for m, s in sorted(self.model_inputs.items())},
                 "compile_calls": list(self.compile_calls),
                 "notes": dict(sorted(self.notes.items())),
+                "sites": [
+                    {"kind": k, "file": f, "line": ln, "count": n}
+                    for (k, f, ln), n in sorted(self.sites.items())
+                ],
                 "exception": self.exception,
             }
 
