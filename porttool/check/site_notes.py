@@ -55,6 +55,8 @@ def _pin_note(kind: str, file: str, line: int, target: str | None,
     if file not in scans:
         scans[file] = _scan(file, target)
     findings, tree = scans[file]
+    if tree is None:
+        return f"{head}: {PIN_FAILED} ({code} covers such lines; porttool cannot read {file} to say what it does there)"
     call = _call_at(tree, line, kind)
     lines = (call.node.lineno, call.node.end_lineno or call.node.lineno) if call.node else (line, line)
     found = [f for f in findings if f.code == code and lines[0] <= f.span.line <= lines[1]]

@@ -84,3 +84,9 @@ def test_library_and_unknown_sites_promise_no_rewrite(tmp_path: Path) -> None:
         f"pinned host memory was requested (innermost line of your code: train.py:12) and failed: {PIN_FAILED}",
     ]
     assert not any("rewrite --" in n for n in notes)
+
+
+def test_a_line_porttool_cannot_read_gets_no_claim(tmp_path: Path) -> None:
+    (note,) = site_notes([("pin-memory-call", "<string>", 3)], "neuron")
+    assert note == (f"`.pin_memory()` at <string>:3 failed: {PIN_FAILED} (PT402 covers such lines; "
+                    "porttool cannot read <string> to say what it does there)")

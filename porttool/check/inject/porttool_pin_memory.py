@@ -93,4 +93,7 @@ def install() -> None:
             raise
 
     torch.Tensor.pin_memory = pin_memory  # type: ignore[method-assign]
-    _patch_dataloader()
+    try:
+        _patch_dataloader()
+    except Exception:  # noqa: BLE001,S110 - a torch without these internals: sites are then "pin-memory"
+        pass
