@@ -3,10 +3,11 @@
 Two passes, cheap first. `import_table_uses` resolves names with the scanner's import table (no
 scope analysis: fast, but `config.n_embd` is `torch._inductor.config.n_embd` everywhere once the file
 says `import torch._inductor.config as config`). It finds every name that could be a torch API, so
-a file in which none of them is missing is done. Only for a file with a missing candidate does
-`scoped_uses` resolve the names by scope with libcst's QualifiedNameProvider: a parameter, a local,
-a loop target, a comprehension variable or a class attribute of the same name shadows the import,
-and a name bound both by the import and by something else in one scope is ambiguous (not checked).
+a file in which none of them is missing is done, and so is one where each missing candidate's
+first name is bound once in the whole file, by its import (`needs_scope`). Otherwise `scoped_uses`
+resolves the names by scope with libcst's QualifiedNameProvider: a parameter, a local, a loop
+target, a comprehension variable or a class attribute of the same name shadows the import, and a
+name bound both by the import and by something else in one scope is ambiguous (not checked).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class ApiUse:
     qualified: str
     line: int
     column: int  # 1-based
+    base: str = ""  # the chain's first name as written (`config` in `config.n_embd`)
 
 
 def _checkable(qualified: str | None) -> bool:
@@ -43,8 +45,53 @@ def import_table_uses(tree: ast.AST) -> list[ApiUse]:
         if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner and isinstance(node.ctx, ast.Load):
             qualified = imports.qualify(node)
             if _checkable(qualified):
-                found.append(ApiUse(qualified, node.lineno, node.col_offset + 1))  # type: ignore[arg-type]
+                base = node
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                found.append(ApiUse(qualified, node.lineno, node.col_offset + 1, getattr(base, "id", "")))  # type: ignore[arg-type]
     return found
+
+
+def bindings(tree: ast.AST) -> dict[str, int]:
+    """How many times each name is bound in the module, in any scope (an import of the same
+    thing under the same name, such as `import torch` and `import torch.nn`, counts once)."""
+    counts: dict[str, int] = {}
+    imported: set[tuple[str, str]] = set()
+
+    def bind(name: str | None) -> None:
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bind(node.id)
+        elif isinstance(node, ast.arg):
+            bind(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bind(node.name)
+        elif isinstance(node, ast.ExceptHandler):
+            bind(node.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                what = alias.name if alias.asname else alias.name.split(".", 1)[0]
+                imported.add((alias.asname or what, what))
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                imported.add((alias.asname or alias.name, f"{'.' * node.level}{node.module or ''}.{alias.name}"))
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)):
+            bind(node.name)
+        elif isinstance(node, ast.MatchMapping):
+            bind(node.rest)
+    for name, _ in imported:
+        bind(name)
+    return counts
+
+
+def needs_scope(tree: ast.AST, uses: list[ApiUse]) -> bool:
+    """False when every use's first name is bound once in the whole file (by its import): then
+    scope analysis cannot resolve it otherwise, and libcst's cost (seconds on a large file) is saved."""
+    counts = bindings(tree)
+    return any(counts.get(use.base, 0) != 1 for use in uses)
 
 
 def scoped_uses(source: str) -> list[ApiUse]:

@@ -28,7 +28,7 @@ _JOURNAL = ".events.jsonl"
 def replay(lines: Iterable[str], snapshot: dict[str, Any] | None = None) -> dict[str, Any]:
     """A process's state in the snapshot's shape, from its journal (over its last snapshot, if any)."""
     data: dict[str, Any] = dict(snapshot or {})
-    tables: dict[str, dict[Any, int]] = {t: {} for t in ("cuda_calls", "host_syncs", "fp64", "model_inputs", "notes")}
+    tables: dict[str, dict[Any, int]] = {t: {} for t in ("cuda_calls", "host_syncs", "fp64", "model_inputs", "notes", "sites")}
     compiles: list[dict[str, Any]] = list(data.get("compile_calls", []))
     for line in lines:
         try:
@@ -59,6 +59,8 @@ def replay(lines: Iterable[str], snapshot: dict[str, Any] | None = None) -> dict
     for module, sigs in data.get("model_inputs", {}).items():
         for sig, n in sigs.items():
             seen("model_inputs", [module, sig], n)
+    for site in data.get("sites", []):
+        seen("sites", [site["kind"], site["file"], site["line"]], site["count"])
     for text, n in data.get("notes", {}).items():
         tables["notes"].setdefault(json.dumps(text), n)  # a note the journal dropped stays dropped
 
@@ -73,6 +75,7 @@ def replay(lines: Iterable[str], snapshot: dict[str, Any] | None = None) -> dict
         inputs.setdefault(module, {})[sig] = n
     data["model_inputs"] = inputs
     data["notes"] = {text: n for text, n in rows("notes")}
+    data["sites"] = [{"kind": k, "file": f, "line": ln, "count": n} for (k, f, ln), n in rows("sites")]
     data["compile_calls"] = compiles
     data["final"] = False
     return data
@@ -113,6 +116,7 @@ def merge(report_dir: Path, command_pid: int | None = None) -> dict[str, Any]:
     cuda: dict[tuple[str, int, str, str], int] = {}
     syncs: dict[tuple[str, str, int], int] = {}
     fp64: dict[tuple[str, int, str], int] = {}
+    sites: dict[tuple[str, str, int], int] = {}
     inputs: dict[str, dict[str, int]] = {}
     compiles: list[tuple[tuple[str, Any], ...]] = []
     versions: dict[str, str] = {}
@@ -140,6 +144,9 @@ def merge(report_dir: Path, command_pid: int | None = None) -> dict[str, Any]:
         for f in data.get("fp64", []):
             key3 = (f["file"], f["line"], f["op"])
             fp64[key3] = fp64.get(key3, 0) + f["count"]
+        for site in data.get("sites", []):
+            key4 = (site["kind"], site["file"], site["line"])
+            sites[key4] = sites.get(key4, 0) + site["count"]
         for module, sigs in data.get("model_inputs", {}).items():
             into = inputs.setdefault(module, {})
             for sig, n in sigs.items():
@@ -166,6 +173,7 @@ def merge(report_dir: Path, command_pid: int | None = None) -> dict[str, Any]:
         ),
         "compile_calls": tuple(sorted(compiles)),
         "notes": tuple(sorted(notes)),
+        "sites": tuple(sorted(sites)),  # (kind, file, line): the runner explains them (site_notes.py)
         "processes": len(processes),
         "processes_unfinished": unfinished,
         "exceptions": tuple(sorted(exceptions, key=lambda e: (e.is_command, e.rank is None, e.rank or 0, e.pid))),

@@ -115,7 +115,7 @@ def run_stage(
 
     def go(label: str, mode: str, extra: Mapping[str, str], versions: dict[str, str]) -> RunReport:
         return _run_once(argv, label=label, mode=mode, extra_env=extra, base_env=base_env,
-                         cwd=cwd, timeout=timeout, echo=echo, versions=versions)
+                         cwd=cwd, timeout=timeout, echo=echo, versions=versions, target=target)
 
     if target == "portable":
         cpu_only = {"CUDA_VISIBLE_DEVICES": "", "NEURON_RT_VISIBLE_CORES": ""}
@@ -235,7 +235,7 @@ def _child_env(base: Mapping[str, str], mode: str, report_dir: str,
 
 def _run_once(argv: list[str], *, label: str, mode: str, extra_env: Mapping[str, str],
               base_env: Mapping[str, str], cwd: Path | None, timeout: float, echo: bool,
-              versions: dict[str, str]) -> RunReport:
+              versions: dict[str, str], target: str | None = None) -> RunReport:
     report_dir = tempfile.mkdtemp(prefix="porttool-check-")
     try:
         env = _child_env(base_env, mode, report_dir, extra_env)
@@ -244,6 +244,11 @@ def _run_once(argv: list[str], *, label: str, mode: str, extra_env: Mapping[str,
         merged = merge(Path(report_dir), command_pid=pid)
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
+    sites = merged.pop("sites")
+    if sites:  # what failed at a line, and what `porttool rewrite --target` does with it there
+        from porttool.check.site_notes import site_notes
+
+        merged["notes"] = tuple(sorted((*merged["notes"], *site_notes(sites, target))))
     all_versions = dict(merged.pop("versions"))
     all_versions.update(versions)
     simulated = mode == "mock"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from porttool.check.api_names import ApiUse, import_table_uses, scoped_uses
+from porttool.check.api_names import ApiUse, import_table_uses, needs_scope, scoped_uses
 from porttool.model import Finding
 from porttool.scan.discovery import Candidate
 from porttool.scan.run import ScanOptions, scan_one
@@ -108,7 +108,7 @@ def check_static(candidates: Sequence[Candidate], options: ScanOptions, *, unsaf
         if torch is None:
             continue
         missing = _missing(import_table_uses(tree), torch, cache)
-        if missing:  # confirm by scope: a local, parameter or attribute may shadow the import
+        if missing and needs_scope(tree, missing):  # a local, parameter or attribute may shadow the import
             try:
                 missing = _missing(scoped_uses(source.text), torch, cache)
             except Exception as exc:  # noqa: BLE001 - libcst's parser is stricter than ast's

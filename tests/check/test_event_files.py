@@ -86,3 +86,25 @@ def test_a_torchrun_workers_traceback_is_reported() -> None:
     assert "raised RuntimeError: rank 1: shard file is missing" in result.reason
     text = render_text(result)
     assert "line 7, in load_shard" in text.split("output (tail):")[0]
+
+
+def test_the_journal_thins_out_a_busy_site_and_replays_to_its_last_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from porttool.check.runner import INJECT_DIR
+
+    monkeypatch.syspath_prepend(str(INJECT_DIR))
+    monkeypatch.setenv("PORTTOOL_CHECK_REPORT_DIR", str(tmp_path))
+    import porttool_events
+
+    recorder = porttool_events.Recorder()
+    frame = sys._getframe()
+    for _ in range(3000):
+        recorder.fp64_on_device("aten.mul.Tensor", frame)
+    recorder.note("kept")
+    (path,) = tmp_path.glob("*.events.jsonl")
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 + 1024 + 1 + 1  # process, counts 1..1024, 2048, the note
+    data = replay(lines)
+    assert [f["count"] for f in data["fp64"]] == [2048] and data["notes"] == {"kept": 1}
+    recorder.write(final=True)  # the exit snapshot has the exact count
+    (report,) = merge(tmp_path)["fp64"]
+    assert report.count == 3000

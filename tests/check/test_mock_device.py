@@ -102,8 +102,12 @@ def test_pin_memory_fails_with_a_note_naming_the_line() -> None:
     result = run("pin_memory.py")
     assert not result.passed
     (report,) = result.runs
-    (note,) = [n for n in report.notes if "pinned host memory" in n]
-    assert f"{SCRIPTS / 'pin_memory.py'}:4" in note and "PT401" in note
+    (note,) = [n for n in report.notes if "pinned-memory allocator" in n]
+    # the DataLoader's line (PT401's site), not the loop's
+    site = f"{SCRIPTS / 'pin_memory.py'}:3"
+    assert note.startswith(f"the DataLoader made at {site} ")
+    assert note.endswith(f"`porttool rewrite --unsafe-fixes --target neuron` changes {site} "
+                         "(PT401: Set `pin_memory=False`)")
 
 
 def test_compile_without_backend_selects_the_neuron_stand_in() -> None:

@@ -205,3 +205,19 @@ def test_a_file_libcst_cannot_parse_is_checked_by_imports_with_a_note(tmp_path: 
     assert [(p.line, p.kind) for p in result.problems] == [(4, "missing-api")]
     assert result.notes == ("port.py: names were resolved by imports alone, not by scope "
                             "(libcst could not parse the file: Syntax Error @ 3:1.)",)
+
+
+def test_scope_analysis_runs_only_where_a_name_is_bound_twice() -> None:
+    import ast
+
+    from porttool.check.api_names import import_table_uses, needs_scope
+
+    plain = ast.parse("import torch\nimport torch.nn.functional as F\nimport torch.nn\n"
+                      "torch.nope()\nF.nope\n")
+    assert not needs_scope(plain, import_table_uses(plain))
+    shadowed = ast.parse("import torch._inductor.config as config\n"
+                         "def f(config):\n    return config.n_embd\n")
+    assert needs_scope(shadowed, import_table_uses(shadowed))
+    fallback = ast.parse("try:\n    from torch.hub import a as fetch\nexcept ImportError:\n"
+                         "    from torch.hub import b as fetch\nfetch()\n")
+    assert needs_scope(fallback, import_table_uses(fallback))

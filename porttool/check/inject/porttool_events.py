@@ -2,11 +2,12 @@
 
 Every process started under the runner (the command itself, torchrun workers, ``mp.spawn``
 children, DataLoader workers) records what the check reports -- CUDA calls reached, host syncs,
-fp64 on the device, top-level model input signatures, notes, the exception that ended it -- in
+fp64 on the device, top-level model input signatures, notes, sites the runner explains (``site``:
+the line that asked for pinned memory, ...), the exception that ended it -- in
 two files under ``PORTTOOL_CHECK_REPORT_DIR``:
 
 * ``<pid>.events.jsonl``, a journal appended to as each event happens (one short line per event,
-  ``{"t": table, "k": key, "c": count so far}``; a few microseconds each, where replacing a
+  ``{"t": table, "k": key, "c": count so far}``; 1-2 microseconds each, where replacing a
   file costs milliseconds).  It needs no handler to run, so it survives a SIGKILL: a process killed
   at the timeout inside a long native op, or with SIGTERM ignored, still reports what it reached.
   After ``_JOURNAL_EVERY`` events at one key only every ``_JOURNAL_EVERY``-th is journaled.
@@ -123,11 +124,13 @@ class Recorder:
         self.model_inputs: dict[str, dict[str, int]] = {}
         self.compile_calls: list[dict[str, Any]] = []
         self.notes: dict[str, int] = {}
+        self.sites: dict[tuple[str, str, int], int] = {}
         self.versions: dict[str, str] = {}
         self.device: dict[str, Any] = {}
         self.exception: dict[str, Any] | None = None
         self._dirty = False
         self._journal_fd: int | None = None
+        self._journal_heads: dict[tuple[str, Any], bytes] = {}  # the line up to its count
         self._journal_failed = False
 
     # -- the journal -----------------------------------------------------------------------
@@ -147,8 +150,13 @@ class Recorder:
                 process = {"pid": os.getpid(), "ppid": os.getppid(), "rank": os.environ.get("RANK"),
                            "argv": list(sys.argv), "mode": self.mode}
                 os.write(self._journal_fd, (json.dumps({"t": "process", "k": process, "c": 1}) + "\n").encode())
-            line = json.dumps({"t": table, "k": key, "c": count}) + "\n"
-            os.write(self._journal_fd, line.encode("utf-8", "replace"))
+            cacheable = type(key) in (tuple, str)
+            head = self._journal_heads.get((table, key)) if cacheable else None
+            if head is None:
+                head = json.dumps({"t": table, "k": key, "c": 0})[:-2].encode("utf-8", "replace")
+                if cacheable:
+                    self._journal_heads[(table, key)] = head
+            os.write(self._journal_fd, head + b"%d}\n" % count)
         except Exception:  # noqa: BLE001 - never let reporting break the program under test
             self._journal_failed = True
 
@@ -201,6 +209,14 @@ class Recorder:
             self._dirty = True
             self._journal("notes", text, self.notes[text])
 
+    def site(self, kind: str, site: tuple[str, int]) -> None:
+        """A line the runner turns into a note (it knows what `porttool rewrite` does there)."""
+        key = (kind, site[0], site[1])
+        with _lock:
+            self.sites[key] = self.sites.get(key, 0) + 1
+            self._dirty = True
+            self._journal("sites", key, self.sites[key])
+
     def drop_note(self, text: str) -> None:
         """Withdraw a note (one that a longer one replaces)."""
         with _lock:
@@ -251,6 +267,10 @@ class Recorder:
                 "model_inputs": {m: dict(s) for m, s in sorted(self.model_inputs.items())},
                 "compile_calls": list(self.compile_calls),
                 "notes": dict(sorted(self.notes.items())),
+                "sites": [
+                    {"kind": k, "file": f, "line": ln, "count": n}
+                    for (k, f, ln), n in sorted(self.sites.items())
+                ],
                 "exception": self.exception,
             }
 

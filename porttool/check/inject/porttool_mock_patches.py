@@ -248,29 +248,11 @@ def _patch_event() -> None:
     torch.Event = Event
 
 
-# -- pinned host memory --------------------------------------------------------------------------
-PIN_MEMORY_NOTE = (
-    "pinned host memory was requested ({site}: DataLoader(pin_memory=True) or .pin_memory(), "
-    "PT401/PT402); the mock has no pinned-memory allocator for neuron and TorchNeuron's is "
-    "unconfirmed: `porttool rewrite --unsafe-fixes` sets pin_memory=False"
-)
-
-
+# -- pinned host memory (porttool_pin_memory.py) -------------------------------------------------
 def _patch_pin_memory() -> None:
-    original = torch.Tensor.pin_memory
+    import porttool_pin_memory
 
-    @functools.wraps(original)
-    def pin_memory(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return original(self, *args, **kwargs)
-        except (NotImplementedError, RuntimeError):
-            frame = user_frame(2)
-            site = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else \
-                "a DataLoader pin-memory thread"
-            RECORDER.note(PIN_MEMORY_NOTE.format(site=site))
-            raise
-
-    torch.Tensor.pin_memory = pin_memory  # type: ignore[method-assign]
+    porttool_pin_memory.install()
 
 
 # -- torch.save / torch.load ---------------------------------------------------------------------
