@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from porttool.model import Rule, Site, Span
+from porttool.scan.capability_gates import capability_gates
 from porttool.scan.device_strings import device_string_value, idiom_device_text
 from porttool.scan.dispatch import (
     MENTIONS_OTHER_BACKEND,
@@ -62,6 +63,7 @@ class _Scanner:
         self.branches: dict[int, tuple[int, int, int, int]] = {}  # id of a guard in an if's test → its CUDA branch
         self.rest_after_exit: dict[int, list[ast.stmt]] = {}  # id of an `if ...: return` → the statements after it
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
+        self.gates = capability_gates(tree, self.imports, source)  # id of a test's node → the CUDA-only feature it gates
         self.dispatch_ifs = device_type_dispatch_ifs(tree, self.holds_relevant_line) if MENTIONS_OTHER_BACKEND.search(source) else set()
 
     def holds_relevant_line(self, node: ast.stmt) -> bool:
@@ -99,6 +101,7 @@ class _Scanner:
             value=value,
             in_dispatch=self.in_dispatch,
             claim=self.span(claim) if claim is not None else None,
+            gate=self.gates.get(id(node), "") if self.gates else "",
             branch=self.branches.get(id(node)),
         )
         if rule.match.get("fallback"):
