@@ -141,6 +141,7 @@ class Site:
     value: str = ""  # the matched literal, where there is one
     in_dispatch: bool = False  # inside an if/elif chain that already dispatches per backend
     claim: Span | None = None  # the dotted expression this site claims (for fallback rules)
+    gate: str = ""  # a capability gate: the CUDA-only feature its answer switches on (`scan.capability_gates`)
     branch: tuple[int, int, int, int] | None = None  # a guard (`x == "cuda"`, `torch.cuda.is_available()`): where its CUDA branch starts and ends (line, column, end line, end column)
 
 

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from porttool import __version__
 from porttool.model import FileResult, FixStatus
-from porttool.scan.verdicts import BRANCH_NOTE
+from porttool.scan.verdicts import BRANCH_NOTE, GATE_NOTE
 
 
 def render_diff(results: Sequence[FileResult], stream: TextIO) -> None:
@@ -58,6 +58,7 @@ def render_summary(
     tally = _tally(results)
     changed = [r for r in results if r.changed]
     fixed, held, manual, declined = (sum(tally[k].values()) for k in ("fixed", "held_back", "manual", "declined"))
+    gates = Counter(f.code for r in results for f in r.findings if f.status is FixStatus.NONE and f"({GATE_NOTE}" in f.message)
     guards = Counter(f.code for r in results for f in r.findings if f.status is FixStatus.MANUAL and BRANCH_NOTE in f.message)
     verb = "ported in place" if applied else (f"written to {out_dir}" if out_dir else "would change (diff above; --apply to write)")
     written = len(changed) - len(failures) if applied or out_dir else len(changed)  # a failed write is not a port
@@ -69,6 +70,8 @@ def render_summary(
         lines.append(f"  left for a human (manual): {manual} ({_codes(tally['manual'])}); `porttool scan` lists them")
     if guards:
         lines.append(f"    of which guards left testing for CUDA: {sum(guards.values())} ({_codes(guards)}); the code each guards is still CUDA-only, port it first")
+    if gates:
+        lines.append(f"  capability gates left testing for CUDA (a CUDA-only feature stays off): {sum(gates.values())} ({_codes(gates)}); `porttool scan` lists them")
     if declined:
         lines.append(f"  not fixable at this site: {declined} ({_codes(tally['declined'])})")
     for r in results:

@@ -24,7 +24,7 @@ def plan_fixes(sites: Sequence[Site], registry: Registry, target: str, *, unsafe
     plan = FixPlan()
     for site in sites:
         judged = verdict(site, sites, registry, target)
-        if judged is None or site.in_dispatch:
+        if judged is None or site.in_dispatch or site.gate:
             continue
         rule = registry.by_code[site.code]
         fix = rule.fix_for(target)

@@ -91,7 +91,7 @@ MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
     "method": ({"names"}, {"call", "inside", "arg_count"}),
     "argument": ({"names", "keyword"}, {"position", "values", "variable_default"}),
     "device-string": ({"positions"}, set()),
-    "device-idiom": (set(), set()),
+    "device-idiom": (set(), {"form"}),
     "import": ({"names"}, set()),
     "environ": ({"pattern", "triggers"}, set()),
     "file": ({"globs"}, set()),
@@ -223,6 +223,8 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
         positions = _strs(match["positions"], source, "match.positions")
         bad = set(positions) - DEVICE_STRING_POSITIONS
         _require(not bad, source, "match.positions", f"unknown position(s) {sorted(bad)}")
+    if kind == "device-idiom" and "form" in match:
+        _require(match["form"] in ("idiom", "chain", "choices"), source, "match.form", "must be one of idiom, chain, choices")
     if kind in ("environ", "identifier"):
         try:
             re.compile(match["pattern"])

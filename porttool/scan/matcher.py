@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from porttool.model import Rule, Site, Span
+from porttool.scan.capability_gates import capability_gates
+from porttool.scan.device_chains import device_list, if_chain, ifexp_chain, return_chain, return_runs
 from porttool.scan.device_strings import device_string_value, idiom_device_text
 from porttool.scan.dispatch import (
     MENTIONS_OTHER_BACKEND,
@@ -68,6 +70,12 @@ class _Scanner:
         self.scopes: list[ast.AST] = [tree]  # the module, then each enclosing function or class
         self.bindings: list[tuple[Rule, str, str, ast.AST]] = []  # (rule, `m` / `self.m`, module, scope)
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
+        forms: dict[str, list[Rule]] = {}
+        for rule in rules.idioms:
+            forms.setdefault(rule.match.get("form", "idiom"), []).append(rule)
+        self.idiom_rules, self.chain_rules, self.choice_rules = forms.get("idiom", []), forms.get("chain", []), forms.get("choices", [])
+        self.chain_inner: set[int] = set()  # ids of the links inside a chain (not chains of their own)
+        self.gates = capability_gates(tree, self.imports, source)  # id of a test's node → the CUDA-only feature it gates
         self.dispatch_ifs = device_type_dispatch_ifs(tree, self.holds_relevant_line) if MENTIONS_OTHER_BACKEND.search(source) else set()
 
     def holds_relevant_line(self, node: ast.stmt) -> bool:
@@ -100,11 +108,12 @@ class _Scanner:
         site = Site(
             code=rule.code,
             span=self.span(node),
-            node_type="arg" if isinstance(node, _ArgMarker) else node.kind if isinstance(node, _NameMarker) else type(node).__name__,
+            node_type=node.node_type if isinstance(node, _ArgMarker) else node.kind if isinstance(node, _NameMarker) else type(node).__name__,
             name=name,
             value=value,
             in_dispatch=self.in_dispatch,
             claim=self.span(claim) if claim is not None else None,
+            gate=self.gates.get(id(node), "") if self.gates else "",
             branch=self.branches.get(id(node)),
         )
         if rule.match.get("fallback"):
@@ -142,6 +151,20 @@ class _Scanner:
     def visit_Module(self, node: ast.Module) -> None:
         self._note_early_exits(node.body)
         self.generic_visit(node)
+
+    def _note_return_chains(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """`if cuda: return "cuda"` / `if mps: return "mps"` / `return "cpu"` runs in a function body:
+        their links dispatch per backend, and a run that never reaches the target is a chain site."""
+        if not self.chain_rules or self.in_dispatch:
+            return
+        for run in return_runs(node.body, self.imports):
+            self.dispatch_ifs.update(map(id, run))  # its links dispatch per backend
+        for i, statement in enumerate(node.body):
+            if isinstance(statement, ast.If) and self.holds_relevant_line(statement):
+                found = return_chain(node.body, i, self.imports)
+                if found is not None and found[0].lacks_target:
+                    for rule in self.chain_rules:
+                        self.add(rule, statement, value=",".join(found[0].backends))
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
@@ -229,6 +252,12 @@ class _Scanner:
 
     def visit_If(self, node: ast.If) -> None:
         self._note_branch(node)
+        if self.chain_rules and not self.in_dispatch and id(node) not in self.chain_inner:
+            chain, inner = if_chain(node, self.imports)
+            self.chain_inner.update(map(id, inner))
+            if chain is not None and chain.lacks_target:
+                for rule in self.chain_rules:
+                    self.add(rule, node, value=",".join(chain.backends))
         if self.in_dispatch or (id(node) not in self.dispatch_ifs and not self._is_dispatch([t for t in chain_tests(node)])):
             self.generic_visit(node)
             return
@@ -252,6 +281,12 @@ class _Scanner:
 
     def visit_IfExp(self, node: ast.IfExp) -> None:
         self._note_branch(node)
+        if self.chain_rules and not self.in_dispatch and id(node) not in self.chain_inner:
+            chain, inner = ifexp_chain(node, self.imports)
+            self.chain_inner.update(map(id, inner))
+            if chain is not None and chain.lacks_target:
+                for rule in self.chain_rules:
+                    self.add(rule, node, value=",".join(chain.backends))
         if not self.in_dispatch and self._is_dispatch(list(ifexp_tests(node))):
             self.in_dispatch = True
             try:
@@ -259,11 +294,11 @@ class _Scanner:
             finally:
                 self.in_dispatch = False
             return
-        if self.rules.idioms and self._is_idiom(node):
+        if self.idiom_rules and self._is_idiom(node):
             cuda_branch = node.orelse if isinstance(node.test, ast.UnaryOp) else node.body
             branch = self.span(cuda_branch)
             self.branches[id(node)] = (branch.line, branch.column, branch.end_line, branch.end_column)
-            for rule in self.rules.idioms:
+            for rule in self.idiom_rules:
                 self.add(rule, node, value="cuda")
             # the idiom is one site: its strings are not reported again, but what computes an
             # index (`f"cuda:{torch.cuda.current_device()}"`) runs on the new device after the port
@@ -285,6 +320,7 @@ class _Scanner:
     def visit_FunctionDef(self, node: ast.AST) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self._note_early_exits(node.body)
+            self._note_return_chains(node)
         if self.rules.definitions:
             self._definition(node, node.name)  # type: ignore[attr-defined]
         if not self.rules.module_variables:
@@ -490,7 +526,21 @@ class _Scanner:
             self._environ_key(node.slice)
         self.generic_visit(node)
 
+    def _device_list(self, node: ast.AST) -> None:
+        """`["cuda", "mps", "cpu"]` checked against: one site; its strings are not reported again."""
+        kind = device_list(node)
+        if kind is not None:
+            for element in node.elts:  # type: ignore[attr-defined]
+                self.handled.add(id(element))
+        if kind == "lacks":
+            elements = node.elts  # type: ignore[attr-defined]
+            where = _TupleMarker(elements[0], elements[-1]) if isinstance(node, ast.Tuple) else node
+            for rule in self.choice_rules:
+                self.add(rule, where, value="cuda")
+
     def visit_Compare(self, node: ast.Compare) -> None:
+        if self.choice_rules and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            self._device_list(node.comparators[0])
         if self.rules.environs and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             if any(self.imports.qualify(c) == "os.environ" for c in node.comparators):
                 self._environ_key(node.left)
@@ -536,6 +586,10 @@ class _Scanner:
     # calls -----------------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        if self.choice_rules:
+            for kw in node.keywords:
+                if kw.arg == "choices":
+                    self._device_list(kw.value)
         self.callees.add(id(func))  # a method name is not a switch name
         q = self.imports.qualify(func)
         if q:
@@ -719,10 +773,20 @@ _STATEMENT_TYPES = frozenset(c for c in vars(ast).values() if isinstance(c, type
 class _ArgMarker(ast.AST):
     """A positional argument matched by an `argument` rule (the site is the whole argument)."""
 
-    def __init__(self, value: ast.AST) -> None:
+    node_type = "arg"
+
+    def __init__(self, value: ast.AST, last: ast.AST | None = None) -> None:
         super().__init__()
-        for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+        for attr in ("lineno", "col_offset"):
             setattr(self, attr, getattr(value, attr))
+        for attr in ("end_lineno", "end_col_offset"):
+            setattr(self, attr, getattr(last or value, attr))
+
+
+class _TupleMarker(_ArgMarker):
+    """A tuple's elements: libcst's position of a tuple leaves its parentheses out, `ast`'s does not."""
+
+    node_type = "Tuple"
 
 
 class _NameMarker(ast.AST):

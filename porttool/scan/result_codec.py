@@ -10,10 +10,10 @@ from porttool.model import Diagnostic, FileResult, Finding, FixStatus, Severity,
 
 
 _FINDING = ("code", "rule", "message", "path", "span", "severity", "target", "status", "fix_title", "guidance", "behaviour_change", "snippet", "fingerprint", "node_type", "in_dispatch", "cell")
-_SITE = ("code", "span", "node_type", "name", "value", "in_dispatch", "claim", "branch")
+_SITE = ("code", "span", "node_type", "name", "value", "in_dispatch", "claim", "gate", "branch")
 _DIAGNOSTIC = ("code", "path", "message", "line", "column")
 _RESULT = ("path", "findings", "diagnostics", "original", "rewritten", "applied", "held_back", "suppressed", "sites")
-_TAG = "porttool-scan-2"
+_TAG = "porttool-scan-3"
 _SEVERITIES = {s.value: s for s in Severity}
 _STATUSES = {s.value: s for s in FixStatus}
 _new = object.__new__
@@ -43,7 +43,7 @@ def _finding_t(f: Finding) -> tuple[Any, ...]:
 def _site_t(s: Site) -> tuple[Any, ...]:
     if type(s) is not Site:
         raise TypeError(f"cannot cache a {type(s).__name__}")
-    return (s.code, _span_t(s.span), s.node_type, s.name, s.value, s.in_dispatch, None if s.claim is None else _span_t(s.claim), s.branch)
+    return (s.code, _span_t(s.span), s.node_type, s.name, s.value, s.in_dispatch, None if s.claim is None else _span_t(s.claim), s.gate, s.branch)
 
 
 def encode(result: Any) -> tuple[Any, ...]:
@@ -73,7 +73,7 @@ def _finding(t: tuple[Any, ...]) -> Finding:
 
 
 def _site(t: tuple[Any, ...]) -> Site:
-    if len(t) != 8:
+    if len(t) != 9:
         raise ValueError("not a site")
     site = _new(Site)
     d = site.__dict__

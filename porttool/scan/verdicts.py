@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from porttool.model import Action, FixStatus, Severity, Site
 from porttool.ruleset.registry import Registry
+from porttool.scan.capability_gates import GRAPH_FEATURE
 from porttool.scan.guarded_branches import branch_status
 
 DISPATCH_NOTE = " (already dispatches per backend; left as is)"
 BRANCH_NOTE = "the branch it guards keeps CUDA-only code"
+GATE_NOTE = "a capability gate"
 
 
 class Verdict:
@@ -36,6 +38,8 @@ def verdict(site: Site, sites: Sequence[Site], registry: Registry, target: str) 
     """`site` for `target`, among the file's `sites`; None when the target keeps it (not reported).
 
     - inside a per-backend dispatch: a hint, never rewritten;
+    - a capability gate (`use_fused = device_type == "cuda"`: `capability_gates`): a hint, never
+      rewritten (the CUDA-only feature stays off on the new device);
     - a guard (`x == "cuda"`, `torch.cuda.is_available()`, ...: `guarded_branches`) whose branch
       keeps CUDA-only code: manual (port the branch first);
       whose branch holds only unsafe fixes: unsafe (rewriting the test makes the branch run);
@@ -50,6 +54,10 @@ def verdict(site: Site, sites: Sequence[Site], registry: Registry, target: str) 
     severity, status = rule.severity_for(target), fix.status
     if site.in_dispatch:
         return Verdict(Severity.INFO, FixStatus.NONE, DISPATCH_NOTE)
+    if site.gate and fix.action in (Action.REWRITE, Action.REMOVE):
+        if site.gate == GRAPH_FEATURE:
+            return Verdict(Severity.INFO, FixStatus.NONE, f" ({GATE_NOTE}: a test on {GRAPH_FEATURE}, which name the device the model was traced on; left testing for CUDA)")
+        return Verdict(Severity.INFO, FixStatus.NONE, f" ({GATE_NOTE} for {site.gate}, which is CUDA-only; left testing for CUDA, so it stays off on the new device)")
     if site.branch is not None and status in (FixStatus.SAFE, FixStatus.UNSAFE):
         in_branch, blocker = branch_status(site, sites, registry, target)
         if in_branch is FixStatus.MANUAL and blocker is not None:
@@ -63,4 +71,4 @@ def verdict(site: Site, sites: Sequence[Site], registry: Registry, target: str) 
 def plain(site: Site) -> bool:
     """A site whose verdict is its rule's default for every target (no dispatch, no branch): the
     scores count these by rule code alone."""
-    return not site.in_dispatch and site.branch is None
+    return not site.in_dispatch and site.branch is None and not site.gate
