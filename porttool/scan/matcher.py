@@ -379,6 +379,8 @@ class _Scanner:
             self.visit_Attribute(inner, maximal=False)
         elif not isinstance(inner, ast.Name):
             self.visit(inner)
+        elif self.rules.identifiers and inner.id not in self.imports.aliases:
+            self._identifier(inner, inner.id)  # the chain's base: `ious_cuda.cpu()`, `cuda_kwargs.update(...)`
 
     def _method_site(self, rule: Rule, node: ast.AST, site_node: ast.AST) -> None:
         m = rule.match
