@@ -111,8 +111,10 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         if m["pattern"].startswith("(?i)"):
             return [(Needle("itext", longest.lower()),)]
         return [(Needle("text", longest),)]
-    if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key is spelled either way
-        return [(Needle("text", key),) for key in m["keys"]]
+    if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key, then `:` or `=` and the value
+        value = "(?:%s)" % "|".join(sorted({_literal_pattern(v) for v in m["values"]}))
+        between = r"""["']?\s*[:=](?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*"""
+        return [(Needle("text", key), Needle("pattern", re.escape(key) + between + value)) for key in m["keys"]]
     if kind == "string":  # a value; or a pattern's trigger text and the pattern between quotes (not prose)
         flags, body = re.match(r"(\(\?[aiLmsux]+\))?(.*)", m.get("pattern", ""), re.S).groups()  # type: ignore[union-attr]
         quoted = (Needle("pattern", r"""%s(?<=['"])(?:%s)(?=['"])""" % (flags or "", body)),) if "pattern" in m else ()
