@@ -58,6 +58,24 @@ def cuda_lines(path: Path) -> set[int]:
     return lines
 
 
+# What a missed line looks like, to read the misses by shape (first match wins; only a summary)
+SHAPES = [
+    ("environment variable", re.compile(r"\b(CUDA|NCCL|CUBLAS)_[A-Z_]+|_CUDA_", re.I)),
+    ("cuda module as a value", re.compile(r"torch\.(cuda|backends\.cudnn|backends\.cuda)\b(?!\.)")),
+    ("dotted name in a string", re.compile(r"""["']torch\.(cuda|backends)\.""")),
+    ("backend flag", re.compile(r"torch\.backends\.(cudnn|cuda)\.")),
+    ("backend string", re.compile(r"""["'][^"']*nccl[^"']*["']""", re.I)),
+    ("device-string parsing", re.compile(r"""["']cuda:["']""")),
+    ("feature through another API", re.compile(r"_scaled_mm|flash_attention_[23]|sdp_kernel|_sdp\b|pin_memory")),
+    ("CUDA-only library", re.compile(r"flash_attn|xformers|\bapex\b|bitsandbytes|\bcupy\b|pynvml|\btriton\b", re.I)),
+    ("name spelling cuda", re.compile(r"\w*cuda\w*|\w*cudnn\w*|\w*nccl\w*", re.I)),
+]
+
+
+def shape_of(text: str) -> str:
+    return next((name for name, pattern in SHAPES if pattern.search(text)), "other")
+
+
 def _names_feature(tok: tokenize.TokenInfo) -> bool:
     word = tok.string.strip("\"'") if tok.type == tokenize.STRING else tok.string
     if not CUDA_FEATURE.match(word):
@@ -95,10 +113,15 @@ def main() -> int:
                     missed.append((rel, line, source[line - 1].strip() if line <= len(source) else ""))
     recall = 100.0 if flagged == 0 else 100.0 * (flagged - len(missed)) / flagged
     print(f"grep-flagged CUDA lines: {flagged}; reported by porttool: {flagged - len(missed)}; recall {recall:.2f}%")
+    by_shape: dict[str, int] = {}
+    for _, _, text in missed:
+        by_shape[shape_of(text)] = by_shape.get(shape_of(text), 0) + 1
+    if by_shape:
+        print("missed by shape: " + ", ".join(f"{name} {count}" for name, count in sorted(by_shape.items(), key=lambda kv: -kv[1])))
     for rel, line, text in missed[: args.show_missed]:
         print(f"  missed {rel}:{line}: {text}")
     if args.json:
-        args.json.write_text(json.dumps({"flagged": flagged, "missed": len(missed), "recall": recall, "missed_lines": missed}, indent=2))
+        args.json.write_text(json.dumps({"flagged": flagged, "missed": len(missed), "recall": recall, "missed_by_shape": by_shape, "missed_lines": missed}, indent=2))
     return 0
 
 

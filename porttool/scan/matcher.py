@@ -66,6 +66,12 @@ class _Scanner:
         self.branches: dict[int, tuple[int, int, int, int]] = {}  # id of a guard in an if's test → its CUDA branch
         self.rest_after_exit: dict[int, list[ast.stmt]] = {}  # id of an `if ...: return` → the statements after it
         self.tree = tree
+        self._switch_words: dict[str, bool] = {}  # name → spells an identifier rule's word (memo)
+        # imported names (not torch's) a `definitions` identifier rule may match: their uses are sites too
+        self.imported_definitions = {
+            local for local, qualified in self.imports.aliases.items()
+            if not qualified.startswith("torch.") and any(word in local.lower() for _, word, _ in rules.definitions)
+        } if rules.definitions else set()
         self._defaults: dict[str, list[object]] | None = None  # (scan/defaults.py, computed on first need)
         self.scopes: list[ast.AST] = [tree]  # the module, then each enclosing function or class
         self.bindings: list[tuple[Rule, str, str, ast.AST]] = []  # (rule, `m` / `self.m`, module, scope)
@@ -420,10 +426,17 @@ class _Scanner:
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self._reference(node)
-            if self.rules.definitions and node.id in self.imports.aliases and not self.imports.aliases[node.id].startswith("torch."):
+            if node.id in self.imported_definitions:
                 self._definition(node, node.id)
         if self.rules.identifiers and node.id not in self.imports.aliases:
             self._identifier(node, node.id)
+
+    def _named_for_cuda(self, name: str) -> bool:
+        found = self._switch_words.get(name)
+        if found is None:
+            lowered = name.lower()
+            found = self._switch_words[name] = any(word in lowered for word in self.rules.identifier_words)
+        return found
 
     def _identifier(self, node: ast.AST, name: str) -> None:
         """A CUDA-named switch (`use_cuda`, `args.cuda`, `--no-cuda`): one site per line at most."""
@@ -468,6 +481,8 @@ class _Scanner:
             self.visit_Attribute(inner, maximal=False)
         elif not isinstance(inner, ast.Name):
             self.visit(inner)
+        elif self.rules.identifiers and self._named_for_cuda(inner.id) and inner.id not in self.imports.aliases:
+            self._identifier(inner, inner.id)  # the chain's base: `ious_cuda.cpu()`, `cuda_kwargs.update(...)`
 
     def _method_site(self, rule: Rule, node: ast.AST, site_node: ast.AST) -> None:
         m = rule.match
@@ -491,12 +506,13 @@ class _Scanner:
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if id(node) not in self.handled:
-            if self.rules.environs and isinstance(node.value, str) and self._environ_name(node):
+            environ = self.rules.environ_trigger
+            if environ is not None and isinstance(node.value, str) and environ.search(node.value) and self._environ_name(node):
                 return
             if isinstance(node.value, str) and node.value in self.rules.strings:
                 for rule in self.rules.strings[node.value]:
                     self.add(rule, node, value=node.value)
-            elif self.rules.string_patterns and isinstance(node.value, str) and self._string_pattern(node):
+            elif self.rules.string_trigger is not None and isinstance(node.value, str) and self.rules.string_trigger.search(node.value) and self._string_pattern(node):
                 return
             elif not self._device_string(node, "ambiguous") and self.rules.identifiers and isinstance(node.value, str) and OPTION_STRING.match(node.value):
                 self._identifier(node, node.value)

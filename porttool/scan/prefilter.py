@@ -111,10 +111,14 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         if m["pattern"].startswith("(?i)"):
             return [(Needle("itext", longest.lower()),)]
         return [(Needle("text", longest),)]
-    if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key is spelled either way
-        return [(Needle("text", key),) for key in m["keys"]]
-    if kind == "string":  # a value, or a pattern's trigger text
-        return [(Needle("text", str(value)),) for value in [*m.get("values", ()), *m.get("triggers", ())]]
+    if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key, then `:` or `=` and the value
+        value = "(?:%s)" % "|".join(sorted({_literal_pattern(v) for v in m["values"]}))
+        between = r"""["']?\s*[:=](?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*"""
+        return [(Needle("text", key), Needle("pattern", re.escape(key) + between + value)) for key in m["keys"]]
+    if kind == "string":  # a value; or a pattern's trigger text and the pattern between quotes (not prose)
+        flags, body = re.match(r"(\(\?[aiLmsux]+\))?(.*)", m.get("pattern", ""), re.S).groups()  # type: ignore[union-attr]
+        quoted = (Needle("pattern", r"""%s(?<=['"])(?:%s)(?=['"])""" % (flags or "", body)),) if "pattern" in m else ()
+        return [(Needle("text", str(value)),) for value in m.get("values", ())] + [(Needle("text", t),) + quoted for t in m.get("triggers", ())]
     if kind in ("file", "manifest"):
         return []  # (file names; dependency manifests: scan/manifest_matcher.py, never Python sources)
     return [()]  # a kind this module does not know: every source may match
