@@ -206,7 +206,7 @@ class Prefilter:
         self._with_quick = _grouped(first) + _grouped(rest)
         self._without_quick = _grouped([a for a in rest if not any(_implied_absent(n, self._quick) for n in (a[0], *a[1]))])
         self._patterns = {n.value: re.compile(n.value) for a in alternatives for n in a if n.kind == "pattern"}
-        self._modules = {n.value: _module_pattern(n.value) for a in alternatives for n in a if n.kind == "module"}
+        self._modules: dict[str, re.Pattern[str]] = {}  # (compiled when first needed: most runs never do)
 
     def may_match(self, text: str) -> bool:
         """Each alternative is tested over the raw text (cheap, and final for most files); only
@@ -265,7 +265,10 @@ class Prefilter:
             if kind == "member":
                 found = _spelled(text, value, True, ok) or _has_word(statements, value)
             else:
-                found = self._modules[value].search(statements) is not None
+                pattern = self._modules.get(value)
+                if pattern is None:
+                    pattern = self._modules[value] = _module_pattern(value)
+                found = pattern.search(statements) is not None
                 if not found and _spelled(text, "import_module", False, tokens.in_code if tokens else None):
                     found = _found(text, value, ok)
         else:
