@@ -7,9 +7,11 @@ text differs (names and constants carry its index), so a content-hash cache sees
 
 The `library` shape stands for a large model library (the 1.03 M-line diffusion library of
 ../shared/PERFORMANCE_NOTES.md): two files in seven are CUDA code, one in fourteen holds only
-hints (`.item()` in a loop, `torch.float64`), and the rest are long library modules full of what
-only looks like a trigger — `.items()`, `device=device`, `numpy`, `download`, `loader`, "where"
-in docstrings, `half`, `compile` in names — which a scan must reject without parsing.
+hints (`.item()` in a loop, `torch.float64`), one in seven names CUDA only in its documentation
+(`>>> pipe.to("cuda")` in an example docstring, `.item()` and `torch.float64` in comments: 12%
+of the diffusion library's files are like that), and the rest are long library modules full of
+what only looks like a trigger — `.items()`, `device=device`, `numpy`, `download`, `loader`,
+"where" in docstrings, `half`, `compile` in names — which a scan must reject without parsing.
 
     python benchmarks/synthetic.py OUT_DIR N [project|library]
 """
@@ -167,6 +169,24 @@ import torch
 from torch import nn
 '''
 
+PROSE_HEAD = '''"""Library module {i}: a pipeline whose documentation names the CUDA device."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+EXAMPLE_DOC_STRING_{i} = """
+    Examples:
+        >>> pipe = Pipeline{i}x0.from_pretrained("org/model-{i}", torch_dtype=torch.float16)
+        >>> pipe = pipe.to("cuda")
+        >>> image = pipe(prompt).images[0]  # on "cuda:0"; `.item()` of the loss syncs
+"""
+
+# Runs on cuda when the caller moved the weights there; x.item() and torch.float64 stay out of
+# the loop (both are slow on an accelerator).
+'''
+
 HINT_FILE = '''"""Evaluation helpers {i}: host reads in loops and float64 accumulators."""
 import torch
 
@@ -186,6 +206,8 @@ def library_text(i: int) -> str:
     if i % 14 == 2:
         return HINT_FILE.format(i=i, every=1 + i % 50)
     blocks = "".join(LIBRARY_BLOCK.format(i=i, j=j, scale=1 + (i + j) % 9, steps=10 + (i * j) % 90) for j in range(12))
+    if i % 7 == 3:  # (CUDA in docstrings and comments only: no site, and no file to parse)
+        return PROSE_HEAD.format(i=i) + blocks
     return LIBRARY_HEAD.format(i=i) + blocks
 
 

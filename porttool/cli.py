@@ -89,6 +89,17 @@ class UsageError(Exception):
     pass
 
 
+class _NeverRaised(Exception):
+    pass
+
+
+def _loaded_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """The exception classes `module:Class` of the modules imported so far (one not imported
+    cannot have raised): an `except` clause that imports nothing."""
+    found = tuple(getattr(sys.modules[m], c) for m, _, c in (n.partition(":") for n in names) if m in sys.modules)
+    return found or (_NeverRaised,)
+
+
 def _load(paths: list[Path], target: Optional[Target], select: list[str], ignore: list[str], rules_dir: list[Path], config: Optional[Path], *, cache: bool = True):  # type: ignore[no-untyped-def]
     from porttool.ruleset.registry import load_registry, validate_selectors
     from porttool.settings import find_config, load_settings
@@ -208,8 +219,6 @@ def scan(
     no_cache: bool = typer.Option(False, "--no-cache", help="Scan every file afresh; neither read nor write the result cache."),
 ) -> None:
     """Find every CUDA-specific construct and report it, with what can be fixed for the target."""
-    from porttool.scan import baseline
-    from porttool.scan.changed_files import ChangedFilesError, changed_files
     from porttool.model import Severity
 
     with _errors_to_exit_codes():
@@ -223,7 +232,11 @@ def scan(
         if no_cache:
             settings = settings.merged(cache=False)
         try:
-            only = changed_files(changed_since, paths[0]) if changed_since is not None else None
+            only = None
+            if changed_since is not None:
+                from porttool.scan.changed_files import changed_files
+
+                only = changed_files(changed_since, paths[0])
             baseline_file = baseline_file or settings.baseline
             if write_baseline is None and baseline_file is None:  # the common case: a streamed report
                 totals = _stream_scan(paths, settings, registry, output_format, output_file, statistics, jobs=jobs, only=only)
@@ -234,6 +247,8 @@ def scan(
                 if totals.diagnostics and not exit_zero:
                     raise typer.Exit(EXIT_FINDINGS)
                 raise typer.Exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+            from porttool.scan import baseline  # (only here: a pre-commit run never imports it)
+
             report = run_scan(paths, settings, registry, jobs=jobs, only=only)
             if write_baseline is not None:
                 entries = baseline.write(write_baseline, report.findings, [r.path for r in report.results], Path.cwd())
@@ -242,7 +257,7 @@ def scan(
             comparison = None
             if baseline_file is not None:
                 report, comparison = baseline.apply(report, baseline.load(baseline_file), baseline_file, Path.cwd())
-        except (baseline.BaselineError, ChangedFilesError) as exc:
+        except _loaded_errors("porttool.scan.baseline:BaselineError", "porttool.scan.changed_files:ChangedFilesError") as exc:
             raise UsageError(str(exc))
         _write_report(output_format, report, output_file, statistics)
         if output_format is not Fmt.text or output_file is not None:

@@ -26,6 +26,10 @@ def test_harness_runs_end_to_end(tmp_path):
         assert row["wall_s"] > 0 and row["cpu_s"] > 0 and row["peak_rss_mb"] > 0, row
         assert row["exit_code"] in (0, 1), row
     assert rows[("synthetic-16", "scan warm (unchanged)")]["extra"]["identical_to_cold"] is True
+    parsed = rows[("synthetic-16", "files parsed (pass the prefilter)")]["extra"]["files_parsed"]
+    assert 0 < parsed < 17  # (the CUDA files, not the plain ones)
+    assert rows[("library-14", "files parsed (pass the prefilter)")]["extra"]["files_parsed"] < 14
+    assert rows[("single file", "pre-commit scan, changed 2,000-line file (min)")]["wall_s"] > 0
     assert rows[("synthetic-16", "rewrite (diff only)")]["extra"]["diff_lines"] > 0
     assert rows[("single file", "modules imported")]["extra"]["heavy_imports"] == []
     targets = {t["target"]: t for t in doc["targets"]}

@@ -447,3 +447,17 @@ def test_a_file_edited_while_the_scan_runs_leaves_no_wrong_entry(tree, registry,
     target.write_text(CUDA)  # back to the bytes that were hashed
     again, _ = run(tree, registry)
     assert [f.code for f in again[0].findings] == ["PT001", "PT105"]
+
+
+def test_the_cache_database_never_waits_for_the_disk(tmp_path):
+    """A cache, not a record: no fsync (closing a WAL database with synchronous=NORMAL
+    checkpoints with two fsyncs, ~20 ms of every pre-commit run)."""
+    from porttool.scan.result_cache import ScanCache
+
+    cache = ScanCache.open("sig", "neuron", tmp_path)
+    assert cache is not None
+    try:
+        assert cache.connection.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        assert cache.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        cache.close()

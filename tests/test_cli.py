@@ -140,6 +140,23 @@ def test_scan_never_imports_torch(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
+def test_a_pre_commit_scan_imports_only_what_it_uses(tmp_path):
+    """A scan of named files (as pre-commit runs it) with a warm rule-set cache: no rich, no
+    rule-file parsing (schema, tomllib for rules), no baseline or git modules, no pathspec."""
+    (tmp_path / "cuda.py").write_text(CUDA_FILE)
+    env = dict(os.environ, PORTTOOL_CACHE_DIR=str(tmp_path / "cache"))
+    code = (
+        "import sys; from porttool.cli import main; sys.argv=['porttool','scan','-f','concise',%r];\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)))\n" % str(tmp_path / "cuda.py")
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, cwd=tmp_path)  # fills the caches
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, cwd=tmp_path).stdout.split("\n")[-2].split()
+    unwanted = ["rich", "porttool.ruleset.schema", "porttool.scan.baseline", "porttool.scan.changed_files", "pathspec", "libcst", "torch"]
+    assert [m for m in unwanted if m in loaded] == []
+    assert "porttool.scan.matcher" in loaded  # (the check looks at a real scan's modules)
+
+
 @pytest.mark.slow
 def test_installed_wheel_scans_outside_the_source_tree(tmp_path):
     """Build the wheel, install it in a fresh venv, and scan from outside the repository."""

@@ -81,6 +81,18 @@ KEPT = {
     "module imported with spaces": "from xformers . ops import memory_efficient_attention\n",
     "module imported among others": "import os, xformers\n",
     "module imported by name": "import importlib\nxf = importlib.import_module('xformers.ops')\n",
+    # code inside f-strings, strings after prose, strings the rules match
+    "method in an f-string field": "for b in batches:\n    print(f\"loss {b.item():.3f}\")\n",
+    "method in a raw f-string field": "for b in batches:\n    print(rf'{b.item()}')\n",
+    "device string after a docstring": 'def f(m):\n    """Move `m` to the device."""\n    return m.to("cuda")\n',
+    "device string on a continuation line": 'import torch\nx = torch.zeros(\n    2,\n    device=\n    "cuda:0")\n',
+    "device string in triple quotes": 'import torch\nx = torch.zeros(2, device="""cuda""")\n',
+    "device string as an f-string": "import torch\nx = torch.zeros(2, device=f'cuda:{rank}')\n",
+    "device string in a dict under a colon": 'opts = {\n    "device":\n    "cuda",\n}\n',
+    "option string": "import argparse\np = argparse.ArgumentParser()\np.add_argument('--no-cuda', action='store_true')\n",
+    "environment key after prose": 'import os\n"""Reads the environment (see "CUDA_VISIBLE_DEVICES" below)."""\nos.environ["CUDA_VISIBLE_DEVICES"] = "0"\n',
+    "string value after a hash in a string": "import torch\nm = torch.compile(m, backend='x#y' and 'inductor')\n",
+    "name after a comment on the line above": "for b in batches:  # .item() below\n    v = b.item()\n",
 }
 
 REJECTED = {
@@ -92,6 +104,16 @@ REJECTED = {
     "plain torch": "import torch\nx = torch.zeros(3, device='cpu') + 1\n",
     "qualified names in prose": 'import torch\n"""Returns where the mask holds; compile it first; float64 is slow."""\n',
     "a library named in a string": "import torch\nNOTE = 'install xformers or bitsandbytes for speed'\n",
+    # trigger words in comments and prose only (the scoped test; the raw text spells them all)
+    "method in a comment": "for b in batches:\n    v = b  # b.item() would sync\n",
+    "method in a docstring": 'def f(batches):\n    """Calls b.item() for b in batches."""\n    return batches\n',
+    "device string in an example text": 'EXAMPLE = """\n    >>> pipe = pipe.to("cuda")\n    >>> x = torch.float64\n"""\n',
+    "device string in a comment": "import torch\nx = torch.zeros(2)  # .to('cuda') on a GPU\n",
+    "cuda inside a longer string": 'import torch\nMSG = "install torch with cuda support"\n',
+    "qualified name in a comment": "import torch\n# torch.where(mask) is data-dependent\nx = torch.zeros(3)\n",
+    "backend named in prose": "import torch\nopts = dict(backend=None)  # torch.compile(m, backend='inductor') later\n",
+    "environment key in a comment": "import os\n# os.environ['CUDA_VISIBLE_DEVICES'] selects the card\nprint(os.getcwd())\n",
+    "method outside any loop": "def f(x):\n    return x.item()\n",
 }
 
 
@@ -105,6 +127,57 @@ def test_lookalikes_without_sites_are_rejected(name: str) -> None:
     source = REJECTED[name]
     assert not sites_without_prefilter(source)
     assert not RULES.may_match(source), f"{name}: parsed although nothing can match"
+
+
+def test_scoped_rejections_are_not_raw_rejections() -> None:
+    """The comment and prose cases spell a needle in the raw text: it is the scoped test that
+    rejects them (the raw test alone lets them through)."""
+    raw_only = []
+    for name in ("method in a comment", "method in a docstring", "device string in an example text", "qualified name in a comment", "backend named in prose", "environment key in a comment"):
+        source = REJECTED[name]
+        prefilter = RULES.prefilter
+        groups = prefilter._with_quick if any(v in source for v in prefilter._quick) else prefilter._without_quick
+        if any(prefilter._holds((key, others), source, None, {}) for key, alternatives in groups for others in alternatives):
+            raw_only.append(name)
+    assert len(raw_only) == 6, raw_only
+
+
+def test_word_boundaries_of_attribute_needles() -> None:
+    """`.item(` is not `.items(`, `.itemsize`, `item(` or `_item(`; `.item` is, across spaces and
+    lines (the matcher sees those too)."""
+    rules = CompiledRules.build(REGISTRY.select(["PT802"]))
+    loop = "for b in batches:\n    v = {}\n"
+    for lookalike in ("b.items()", "b.itemsize", "item(b)", "b._item()", "b.item_count()", "b.itemize()"):
+        assert not rules.may_match(loop.format(lookalike)), lookalike
+    for site in ("b.item()", "b . item ()", "(b.\n         item())"):
+        assert rules.may_match(loop.format(site)), site
+        assert sites_without_prefilter(loop.format(site)), site
+
+
+def test_tokens_judge_each_hit_by_its_place() -> None:
+    from porttool.scan.prefilter import Tokens
+
+    text = 'x = "cuda"  # cuda\ny = f"{a.item()}" + """\nb.item() "cuda"\n"""\n'
+    tokens = Tokens(text)
+    assert tokens.in_code(text.index("x"))
+    assert not tokens.in_code(text.index("cuda\n"))  # in the comment
+    assert not tokens.in_value(text.index("cuda\n"))
+    assert tokens.at_string_start(text.index('"cuda"'))
+    assert tokens.in_code(text.index("a.item"))  # an f-string's field
+    assert not tokens.in_code(text.index("b.item"))  # the second line of a plain string
+    assert not tokens.in_value(text.index("b.item"))
+    assert not tokens.at_string_start(text.index('"cuda"\n"""'))  # a quote inside a string
+
+
+def test_tokens_after_an_unbalanced_f_string_are_not_trusted() -> None:
+    """Python 3.12 lets an f-string's field hold its own quote (`f"{d["k"]}"`): the token pattern
+    ends the string early, so a hit after it cannot be judged and the file is kept."""
+    from porttool.scan.prefilter import Tokens, UntrustedTokens
+
+    text = 'for b in bs:\n    s = f"{d["k"]}" + str(b.item())\n'
+    with pytest.raises(UntrustedTokens):
+        Tokens(text).in_code(text.index("item"))
+    assert RULES.may_match(text)
 
 
 def _repository_sources() -> list[Path]:
@@ -122,6 +195,30 @@ def test_every_repository_source_with_sites_is_kept() -> None:
             continue
         compared += 1
     assert compared > 50 and with_sites > 20
+
+
+def test_findings_with_and_without_the_prefilter_are_the_same_on_the_corpus() -> None:
+    """The whole analysis (sites and suppressed sites) of every Python file of the fixture
+    corpus and of this repository (its tests hold rule snippets in strings; porttool itself
+    names CUDA in strings and prose everywhere), with the prefilter and with none; and the
+    prefilter rejects files there, so the comparison means something."""
+    from porttool.scan.analysis import Analysis, analyse
+    from porttool.scan.sources import read_source
+
+    unfiltered = CompiledRules.build(REGISTRY)
+    unfiltered.prefilter = None
+    roots = [ROOT / "sample_models", ROOT / "tests", ROOT / "porttool", ROOT / "benchmarks"]
+    compared = rejected = 0
+    for path in sorted(p for root in roots for p in root.rglob("*.py")):
+        source = read_source(path, path.name)
+        filtered, everything = analyse(source, RULES), analyse(source, unfiltered)  # type: ignore[arg-type]
+        if isinstance(everything, Analysis) and isinstance(filtered, Analysis):
+            assert (filtered.sites, filtered.suppressed) == (everything.sites, everything.suppressed), path
+            compared += 1
+            rejected += not RULES.may_match(filtered.text)
+        else:  # a syntax error is reported only for a file the prefilter lets through
+            assert filtered == everything or not RULES.may_match(source.text), path  # type: ignore[union-attr]
+    assert compared > 200 and rejected > 50, (compared, rejected)
 
 
 def test_every_rule_example_is_kept() -> None:

@@ -13,37 +13,55 @@ Each rule's match table says what its sites spell, and this module turns that in
   rule's longest word — these can sit inside larger words or strings);
 - a **pattern**: a regular expression (environment-variable names, `keyword=value` arguments).
 
+Each needle also says where its spelling counts (`scope`): in **code** (names, attributes, import
+statements: a `.item()` in a comment or a docstring is no site) or among **values** (code and
+string literals, as a device string, an environment key or a string rule's value is spelled).
+
 A rule can match only where one of its *alternatives* — a set of needles that must all be
-present — holds; a file is parsed only when some rule's alternative holds. The test never decides
-a result on its own: a file it lets through is scanned in full, so over-inclusion costs time and
-never findings; what it must never do is reject a file that holds a site, and the needles above
+present — holds; a file is parsed only when some rule's alternative holds. The test runs twice:
+first over the raw text (a few `str.find`s: most files of a tree stop here), then, for a file
+that passed, with each hit judged by where it sits (`Tokens`: the spans of its comments and
+string literals), so a file whose trigger words sit only in comments and prose is not parsed.
+
+The test never decides a result on its own: a file it lets through is scanned in full, so
+over-inclusion costs time and never findings; what it must never do is reject a file that holds a site, and the needles above
 are each implied by the matcher's own conditions (tests compare the scan with and without it).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from typing import NamedTuple
 
 from porttool.model import Rule
 
 
 
-@dataclass(frozen=True, order=True)
-class Needle:
+class Needle(NamedTuple):
     # "word" | "attr" | "text" | "itext" (a substring in any case) | "pattern" | "member" (the last
     # part of a qualified name: an attribute, or a name an import statement spells) | "module" (a
     # dotted module path an import statement or `import_module("...")` spells)
     kind: str
     value: str
+    # "code": spelled in code (comments and string literals other than f-strings blanked);
+    # "values": in code or a string literal (comments and string statements blanked)
+    scope: str = "code"
 
 
 Alternative = tuple[Needle, ...]
+_LOWERED = Needle("derived", "lowered")  # (keys of a file's lowered text and import statements among its needles' results)
+_IMPORTS = Needle("derived", "imports")
 
 
 def _word(name: str) -> Needle:
     return Needle("word", name)
+
+
+def _value(kind: str, value: str) -> Needle:
+    """A needle spelled in a string literal as well as in code."""
+    return Needle(kind, value, "values")
 
 
 def _components(qualified: str) -> tuple[Needle, ...]:
@@ -61,13 +79,28 @@ def _qualified(qualified: str) -> tuple[Needle, ...]:
 
 
 def _literal_pattern(value: object) -> str:
-    """How a matched argument value is spelled in the source."""
-    if isinstance(value, bool) or isinstance(value, int):
-        return r"\b%s\b" % re.escape(str(value))
+    """How an integer or boolean argument value is spelled in the source."""
+    return r"\b%s\b" % re.escape(str(value))
+
+
+def _value_alternatives(value: object) -> list[tuple[Needle, ...]]:
+    """What spells a matched argument value, one tuple per way: a literal's word, a qualified
+    name's last part (`torch.float16`, `th.float16`), a string literal's opening quote and start
+    (`"nccl"`, `'nccl'`, `f"nccl"`)."""
+    if isinstance(value, (bool, int)):
+        return [(_word(str(value)),)]
     text = str(value)
-    if "." in text and re.fullmatch(r"[\w.]+", text):  # a qualified name (`torch.float16`): its last part
-        return r"\b%s\b" % re.escape(text.rsplit(".", 1)[-1])
-    return re.escape(text)  # a string's content (`"nccl"`, `'nccl'`, `f"nccl"`)
+    strings = [(_value("text", quote + _string_start(text)),) for quote in "\"'"]
+    if "." in text and re.fullmatch(r"[\w.]+", text):  # a qualified name, or a string spelling one
+        return [(_word(text.rsplit(".", 1)[-1]),), *strings]
+    return strings
+
+
+def _string_start(value: str) -> str:
+    """What a string literal whose value is `value` spells right after its opening quote: the
+    value up to its first quote, backslash or line break (an escape or a line break may spell the
+    rest otherwise)."""
+    return re.split(r"[\"'\\\r\n]", value, maxsplit=1)[0]
 
 
 def alternatives_of(rule: Rule) -> list[Alternative]:
@@ -76,49 +109,57 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
     kind = m["kind"]
     if kind in ("call", "reference", "assign", "module-variable"):
         return [_qualified(name) for name in m["names"]]
-    if kind == "import":
-        return [(Needle("module", name),) for name in m["names"]]
+    if kind == "import":  # (an import statement, or a string next to `import_module`)
+        return [(_value("module", name),) for name in m["names"]]
     if kind == "method":
+        if m.get("inside") == "loop":  # (a loop or a comprehension spells one of these)
+            return [(Needle("attr", name), _word(loop)) for name in m["names"] for loop in ("for", "while")]
         return [(Needle("attr", name),) for name in m["names"]]
     if kind == "argument":
-        values = m.get("values")
-        value = "(?:%s)" % "|".join(sorted({_literal_pattern(v) for v in values})) if values else ""
+        values = m.get("values") or []
+        ways = [way for v in values for way in _value_alternatives(v)] or [()]  # how the value is spelled
         if values and all(isinstance(v, (bool, int)) for v in values):
             # `keyword=0`, `keyword=True`: the literal follows the `=` (a parenthesis, line break or
             # comment may sit between); the pattern starts with the keyword's letters, which `re`
             # finds as fast as `str.find`
-            keyword: tuple[Needle, ...] = (Needle("pattern", r"%s\s*=(?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*%s" % (re.escape(m["keyword"]), value)),)
+            literal = "(?:%s)" % "|".join(sorted({_literal_pattern(v) for v in values}))
+            keyword: list[tuple[Needle, ...]] = [(Needle("pattern", r"%s\s*=(?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*%s" % (re.escape(m["keyword"]), literal)),)]
         else:  # a string or a qualified name (`dtype=th.float16`): both spelled, not side by side
-            keyword = (_word(m["keyword"]),) + ((Needle("pattern", value),) if value else ())
+            keyword = [(_word(m["keyword"]),) + way for way in ways]
         found: list[Alternative] = []
         for name in m["names"]:
             callee = _qualified(name)
-            found.append(callee + keyword)
+            found += [callee + k for k in keyword]
             if "position" in m:  # a positional use does not spell the keyword
-                found.append(callee + ((Needle("pattern", value),) if value else ()))
+                found += [callee + way for way in ways]
         return found
-    if kind in ("device-string", "device-idiom"):
-        return [(Needle("text", "cuda"),)]
+    if kind == "device-string":  # a string literal that starts `cuda` ("cuda:0", f"cuda:{i}", "cuda:%d" % i)
+        return [(_value("text", quote + "cuda"),) for quote in "\"'"]
+    if kind == "device-idiom":  # (`... if torch.cuda.is_available() else "cpu"`; `choices=["cuda", "cpu"]`)
+        return [(Needle("text", "cuda"),), *((_value("text", quote + "cuda"),) for quote in "\"'")]
     if kind == "environ":
         # the variable's name is spelled in a string (any mapping: os.environ, a copied env dict,
         # a `{...}` literal, `monkeypatch.setenv`), and it spells one of the rule's triggers
-        return [(Needle("text", trigger), Needle("pattern", m["pattern"])) for trigger in m["triggers"]]
+        return [(_value("text", trigger), _value("pattern", m["pattern"])) for trigger in m["triggers"]]
     if kind == "identifier":
         words = re.findall(r"[A-Za-z]{3,}", m["pattern"])
         if not words:
             return [()]
         longest = max(words, key=len)  # (the matcher assumes it too: every match spells it)
-        if m["pattern"].startswith("(?i)"):
-            return [(Needle("itext", longest.lower()),)]
-        return [(Needle("text", longest),)]
+        anycase = m["pattern"].startswith("(?i)")
+        # a name in code, or a string that is an option name (`"--no-cuda"`: matcher.OPTION_STRING)
+        option = _value("pattern", "%s[\"']--?[\\w-]*%s" % ("(?i)" if anycase else "", re.escape(longest)))
+        spelled = _value("itext", longest.lower()) if anycase else _value("text", longest)
+        return [(Needle(spelled.kind, spelled.value),), (spelled, option)]
     if kind == "dict-entry":  # `{"key": value}`, `dict(key=value)`: the key, then `:` or `=` and the value
         value = "(?:%s)" % "|".join(sorted({_literal_pattern(v) for v in m["values"]}))
         between = r"""["']?\s*[:=](?:[\s(]|#[^\r\n]*(?=[\r\n]|$))*"""
-        return [(Needle("text", key), Needle("pattern", re.escape(key) + between + value)) for key in m["keys"]]
-    if kind == "string":  # a value; or a pattern's trigger text and the pattern between quotes (not prose)
+        return [(_value("text", key), _value("pattern", re.escape(key) + between + value)) for key in m["keys"]]
+    if kind == "string":  # a value (a literal from its opening quote); or a pattern's trigger text and the pattern between quotes (not prose)
         flags, body = re.match(r"(\(\?[aiLmsux]+\))?(.*)", m.get("pattern", ""), re.S).groups()  # type: ignore[union-attr]
-        quoted = (Needle("pattern", r"""%s(?<=['"])(?:%s)(?=['"])""" % (flags or "", body)),) if "pattern" in m else ()
-        return [(Needle("text", str(value)),) for value in m.get("values", ())] + [(Needle("text", t),) + quoted for t in m.get("triggers", ())]
+        quoted = (_value("pattern", r"""%s(?<=['"])(?:%s)(?=['"])""" % (flags or "", body)),) if "pattern" in m else ()
+        values = [(_value("text", quote + _string_start(str(value))),) for value in m.get("values", ()) for quote in "\"'"]
+        return values + [(_value("text", t),) + quoted for t in m.get("triggers", ())]
     if kind in ("file", "manifest"):
         return []  # (file names; dependency manifests: scan/manifest_matcher.py, never Python sources)
     return [()]  # a kind this module does not know: every source may match
@@ -144,68 +185,227 @@ class Prefilter:
     """`may_match(text)`: does some rule's alternative hold in this source?
 
     Cost matters more than anything else here (it runs on every file of the tree): a regex over
-    the whole text costs ~50 ns a character, `str.find` a fraction of that. So:
+    the whole text costs ~50 ns a character, `str.find` a fraction of that. So, over the raw text:
     1. plain substrings that decide on their own (`cuda`: any device string) are tested first —
        that settles every CUDA file;
     2. alternatives that need one of those substrings are then impossible and dropped;
     3. each remaining alternative is tried by its rarest needle first (found with `str.find`, its
        word boundaries checked at each hit), and its other needles only when that one is present.
     Results per needle are kept for the file, so a needle shared by many alternatives is searched
-    once.
+    once. A file that passes is tested again the same way, each hit now counted only where its
+    needle's scope says (`Tokens`: where the comments and string literals are): only there do the
+    comments and docstrings that spell `cuda`, `.item()` or `float64` in prose stop counting.
     """
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         alternatives = {alt for rule in rules for alt in alternatives_of(rule)}
         self.always = () in alternatives
+        ordered = _ordered(alternatives)
+        # the substrings that decide alone (in some scope) go first; without them, the
+        # alternatives that need one of them are impossible
         self._quick = sorted({a[0].value for a in alternatives if len(a) == 1 and a[0].kind == "text"})
-        rest = [a for a in alternatives if not any(_implied_absent(n, self._quick) for n in a)]
-        ordered = []
-        for alternative in rest:
-            needles = sorted(set(alternative), key=_rarity, reverse=True)
-            ordered.append((needles[0], tuple(needles[1:])))
-        self._alternatives = sorted(ordered)
+        first = [a for a in ordered if not a[1] and a[0].kind == "text"]
+        rest = [a for a in ordered if a not in first]
+        self._with_quick = _grouped(first) + _grouped(rest)
+        self._without_quick = _grouped([a for a in rest if not any(_implied_absent(n, self._quick) for n in (a[0], *a[1]))])
         self._patterns = {n.value: re.compile(n.value) for a in alternatives for n in a if n.kind == "pattern"}
+        self._modules: dict[str, re.Pattern[str]] = {}  # (compiled when first needed: most runs never do)
 
     def may_match(self, text: str) -> bool:
+        """Each alternative is tested over the raw text (cheap, and final for most files); only
+        one that holds there is tested again with its hits judged by scope (the tokens are
+        found once, for the first such alternative)."""
         if self.always:
             return True
-        for value in self._quick:
-            if value in text:
-                return True
-        known: dict[Needle, bool] = {}
-        lowered: list[str] = []
-        imports: list[list[str]] = []
-
-        def statements() -> list[str]:
-            if not imports:
-                imports.append(import_statements(text))
-            return imports[0]
-
-        def present(needle: Needle) -> bool:
-            found = known.get(needle)
-            if found is None:
-                kind = needle.kind
-                if kind == "text":
-                    found = needle.value in text
-                elif kind == "itext":
-                    if not lowered:
-                        lowered.append(text.lower())
-                    found = needle.value in lowered[0]
-                elif kind == "pattern":
-                    found = self._patterns[needle.value].search(text) is not None
-                elif kind == "member":
-                    found = _spelled(text, needle.value, True) or any(_has_word(s, needle.value) for s in statements())
-                elif kind == "module":
-                    found = _imports_module(text, needle.value, statements())
-                else:
-                    found = _spelled(text, needle.value, kind == "attr")
-                known[needle] = found
-            return found
-
-        for key, others in self._alternatives:
-            if present(key) and all(present(n) for n in others):
-                return True
+        groups = self._with_quick if any(value in text for value in self._quick) else self._without_quick
+        raw: dict[Needle, bool] = {}
+        scoped: dict[Needle, bool] = {}
+        tokens: list[Tokens] = []  # (found when first needed)
+        present = self._present
+        for key, alternatives in groups:  # (alternatives that share their rarest needle: tested once)
+            if not present(key, text, None, raw):
+                continue
+            for others in alternatives:
+                if not all(present(n, text, None, raw) for n in others):
+                    continue
+                if not tokens:
+                    tokens.append(Tokens(text))
+                try:
+                    if self._holds((key, others), text, tokens[0], scoped):
+                        return True
+                except UntrustedTokens:
+                    return True
         return False
+
+    def _holds(self, alternative: tuple[Needle, tuple[Needle, ...]], text: str, tokens: Tokens | None, known: dict[Needle, bool]) -> bool:
+        """Does `alternative` hold in `text`: with `tokens`, each needle counted only where its
+        scope says; without, anywhere? (`known`: the needles' results so far, for this file.)"""
+        key, others = alternative
+        if not self._present(key, text, tokens, known):
+            return False
+        return all(self._present(n, text, tokens, known) for n in others)
+
+    def _present(self, needle: Needle, text: str, tokens: Tokens | None, known: dict[Needle, bool]) -> bool:
+        found = known.get(needle)
+        if found is not None:
+            return found
+        kind, value = needle.kind, needle.value
+        ok = None if tokens is None else tokens.judge(needle)
+        if kind == "text":
+            found = _found(text, value, ok)
+        elif kind == "itext":
+            low = known.get(_LOWERED)  # type: ignore[call-overload]
+            if low is None:
+                low = known[_LOWERED] = text.lower()  # type: ignore[index]
+            found = _found(low, value, ok if len(low) == len(text) else None)
+        elif kind == "pattern":
+            pattern = self._patterns[value]
+            found = pattern.search(text) is not None if ok is None else any(ok(m.start()) for m in pattern.finditer(text))
+        elif kind in ("member", "module"):
+            statements = known.get(_IMPORTS)  # type: ignore[call-overload]
+            if statements is None:  # (one text: each on its own line)
+                statements = known[_IMPORTS] = "\n".join(import_statements(text, tokens.in_code if tokens else None))  # type: ignore[index]
+            if kind == "member":
+                found = _spelled(text, value, True, ok) or _has_word(statements, value)
+            else:
+                pattern = self._modules.get(value)
+                if pattern is None:
+                    pattern = self._modules[value] = _module_pattern(value)
+                found = pattern.search(statements) is not None
+                if not found and _spelled(text, "import_module", False, tokens.in_code if tokens else None):
+                    found = _found(text, value, ok)
+        else:
+            found = _spelled(text, value, kind == "attr", ok)
+        known[needle] = found
+        return found
+
+
+def _ordered(alternatives: Iterable[Alternative]) -> list[tuple[Needle, tuple[Needle, ...]]]:
+    """Each alternative as (its rarest needle, the others): the order to test them in."""
+    ordered = []
+    for alternative in alternatives:
+        needles = sorted(set(alternative), key=_rarity, reverse=True)
+        ordered.append((needles[0], tuple(needles[1:])))
+    return sorted(ordered)
+
+
+def _grouped(ordered: list[tuple[Needle, tuple[Needle, ...]]]) -> list[tuple[Needle, list[tuple[Needle, ...]]]]:
+    """Alternatives grouped by their first needle, in order."""
+    groups: dict[Needle, list[tuple[Needle, ...]]] = {}
+    for key, others in ordered:
+        groups.setdefault(key, []).append(others)
+    return list(groups.items())
+
+
+def _found(text: str, value: str, ok: Callable[[int], bool] | None) -> bool:
+    """Is `value` in `text`, at a place `ok` accepts (anywhere without `ok`)?"""
+    at = text.find(value)
+    if ok is None:
+        return at != -1
+    while at != -1:
+        if ok(at):
+            return True
+        at = text.find(value, at + 1)
+    return False
+
+
+# A comment, or a string literal from its opening quote (its prefix letters precede the match; an
+# unterminated one runs to its line's or the text's end). Written as unrolled loops with literal
+# first characters, so the regex engine scans at a few ns a character.
+_TOKENS = re.compile(
+    r"#[^\r\n]*"
+    r'|"""[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*(?:"""|$)'
+    r"|'''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*(?:'''|$)"
+    r'|"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"?'
+    r"|'[^'\\\r\n]*(?:\\.[^'\\\r\n]*)*'?",
+    re.S,
+)
+_PREFIX_LETTERS = "rRbBuUfFtT"
+
+
+class UntrustedTokens(Exception):
+    """The tokens before a hit cannot be trusted: the raw text decides."""
+
+
+class Tokens:
+    """Where a source's comments and string literals are, to judge a needle's hit by its scope:
+    - in **code** a hit counts outside comments and strings, and inside f- and t-strings (their
+      fields are code);
+    - among **values** it counts in code and in a string's first line: every string a rule
+      matches is matched from its start (a device string, an environment key, an option name),
+      so a needle that starts with a quote (`"cuda`) counts only as the string's opening quote —
+      not as a quote inside a docstring's example (`pipe.to("cuda")`)."""
+
+    __slots__ = ("text", "starts", "ends", "_matches", "_known_to")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self._matches = _TOKENS.finditer(text)  # found as far as a judged hit needs: often the start only
+        self._known_to = 0  # every offset below this one is in a found token or in code
+
+    def _find_to(self, at: int) -> None:
+        text, starts, ends = self.text, self.starts, self.ends
+        for match in self._matches:
+            start, end = match.span()
+            starts.append(start)
+            ends.append(end)
+            if start and text[start - 1] in _PREFIX_LETTERS and self._formatted(len(starts) - 1):
+                if text.count("{", start, end) != text.count("}", start, end):
+                    # a nested quote of the f-string's own kind (Python 3.12) ended the match early:
+                    # what follows cannot be judged
+                    raise UntrustedTokens
+            if end > at:
+                self._known_to = end
+                return
+        self._known_to = len(text) + 1
+
+    def _token(self, at: int) -> int:
+        """The index of the token holding offset `at`, or -1 (code)."""
+        if at >= self._known_to:
+            self._find_to(at)
+        i = bisect_right(self.starts, at) - 1
+        return i if i >= 0 and at < self.ends[i] else -1
+
+    def _formatted(self, i: int) -> bool:
+        """Is token `i` an f- or t-string (its prefix, up to two letters, spells f or t)?"""
+        text, start = self.text, self.starts[i]
+        at = start
+        while at > 0 and start - at < 2 and text[at - 1] in _PREFIX_LETTERS:
+            at -= 1
+        if at > 0 and _word_char(text[at - 1]):
+            return False  # (`if"x"`: a keyword, not a prefix)
+        prefix = text[at:start]
+        return "f" in prefix or "F" in prefix or "t" in prefix or "T" in prefix
+
+    def in_code(self, at: int) -> bool:
+        i = self._token(at)
+        return i == -1 or (self.text[self.starts[i]] != "#" and self._formatted(i))
+
+    def in_value(self, at: int) -> bool:
+        i = self._token(at)
+        if i == -1:
+            return True
+        text, start = self.text, self.starts[i]
+        if text[start] == "#":
+            return False
+        return self._formatted(i) or (text.find("\n", start, at) == -1 and text.find("\r", start, at) == -1)
+
+    def at_string_start(self, at: int) -> bool:
+        """Is offset `at` a string's (last) opening quote?"""
+        i = self._token(at)
+        if i == -1:
+            return True  # (no quote is outside a token: judge nothing there)
+        text, start = self.text, self.starts[i]
+        return text[start] != "#" and (at == start or (at == start + 2 and text.startswith(("'''", '"""'), start)))
+
+    def judge(self, needle: Needle) -> Callable[[int], bool]:
+        if needle.scope != "values":
+            return self.in_code
+        if needle.value.startswith(("'", '"', "[\"']")):
+            return self.at_string_start
+        return self.in_value
 
 
 def _implied_absent(needle: Needle, missing: Sequence[str]) -> bool:
@@ -213,14 +413,15 @@ def _implied_absent(needle: Needle, missing: Sequence[str]) -> bool:
     return needle.kind in ("word", "attr", "text", "member", "module") and any(m in needle.value for m in missing)
 
 
-def import_statements(text: str) -> list[str]:
+def import_statements(text: str, ok: Callable[[int], bool] | None = None) -> list[str]:
     """The text of every import statement (from its line's start to its end: parentheses and
-    backslash continuations followed), found from the `import` keyword's occurrences."""
+    backslash continuations followed), found from the `import` keyword's occurrences (those `ok`
+    accepts, when given: the ones in code)."""
     found: list[str] = []
     at = text.find("import")
     while at != -1:
         after = at + 6
-        if _whole_word(text, at, 6):
+        if _whole_word(text, at, 6) and (ok is None or ok(at)):
             start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
             while start > 1 and text[start - 2 : start] in ("\\\n", "\\\r") or text[max(0, start - 3) : start] == "\\\r\n":
                 start = max(text.rfind("\n", 0, start - 2), text.rfind("\r", 0, start - 2)) + 1  # a continued line
@@ -237,32 +438,31 @@ def import_statements(text: str) -> list[str]:
 
 
 def _line_end(text: str, at: int) -> int:
-    ends = [i for i in (text.find("\n", at), text.find("\r", at)) if i != -1]
-    return min(ends) if ends else len(text)
+    end = text.find("\n", at)
+    if end == -1:
+        end = len(text)
+    found = text.find("\r", at, end)  # (searched only up to the \n: not to the text's end at every call)
+    return end if found == -1 else found
 
 
 def _has_word(text: str, name: str) -> bool:
     return _spelled(text, name, False)
 
 
-def _imports_module(text: str, module: str, statements: Sequence[str]) -> bool:
-    """Is `module` (or a submodule) imported: `import a.b`, `from a.b.c import x`, or a string
-    `"a.b..."` next to an `import_module` call?"""
-    dotted = re.compile(r"(?<![\w.])%s(?![\w])" % r"\s*\.\s*".join(map(re.escape, module.split("."))))
-    if any(dotted.search(s) for s in statements):
-        return True
-    return "import_module" in text and module in text
+def _module_pattern(module: str) -> re.Pattern[str]:
+    """`module` (or a submodule) in an import statement: `import a.b`, `from a . b.c import x`."""
+    return re.compile(r"(?<![\w.])%s(?![\w])" % r"\s*\.\s*".join(map(re.escape, module.split("."))))
 
 
-
-def _spelled(text: str, name: str, attribute: bool) -> bool:
-    """Is `name` spelled as a whole identifier (after a `.` when `attribute`)?"""
+def _spelled(text: str, name: str, attribute: bool, ok: Callable[[int], bool] | None = None) -> bool:
+    """Is `name` spelled as a whole identifier (after a `.` when `attribute`), at a place `ok`
+    accepts when given?"""
     at = text.find(name)
     end = len(text)
     while at != -1:
         after = at + len(name)
         if (at == 0 or not _word_char(text[at - 1])) and (after == end or not _word_char(text[after])):
-            if not attribute or _after_dot(text, at):
+            if (not attribute or _after_dot(text, at)) and (ok is None or ok(at)):
                 return True
         at = text.find(name, after)
     return False
@@ -345,7 +545,7 @@ class LineNeedles:
             if found is None:
                 self.everywhere = True
             else:
-                needles.update(found)
+                needles.update(Needle(n.kind, n.value) for n in found)  # (scopes matter to the file test only)
         # a substring searched in any case already finds it in this case: search it once
         anycase = {n.value for n in needles if n.kind == "itext"}
         needles = {n for n in needles if not (n.kind == "text" and n.value.lower() in anycase)}
