@@ -60,6 +60,15 @@ GATES = {
                 return flash_attn_func(q, k, v)
             return torch.nn.functional.scaled_dot_product_attention(q, k, v)
     """,
+    "branch-says-it-needs-cuda": """
+        def setup(args, device_type, model):
+            if args.fp8:
+                if device_type != "cuda":
+                    print("Warning: FP8 training requires CUDA, ignoring --fp8 flag")
+                else:
+                    from mylib.fp8 import convert_to_float8_training
+                    convert_to_float8_training(model)
+    """,
     "torchscript-graph-constants": """
         def patch(module, device_node):
             for node in module.graph.findAllNodes("prim::Constant"):
@@ -104,3 +113,14 @@ def test_rewrite_summary_counts_the_gates(tmp_path, run_cli):
     (tmp_path / "m.py").write_text('import torch\ndef f(ds, device):\n    return torch.utils.data.DataLoader(ds, pin_memory=device == "cuda")\n')
     code, out, err = run_cli("rewrite", "--target", "portable", str(tmp_path / "m.py"))
     assert "capability gates left testing for CUDA (a CUDA-only feature stays off): 1 (PT010×1)" in err
+
+
+def test_a_device_requirement_is_not_a_gate(registry):
+    """`raise ...("requires CUDA")` says which device the program needs: ported like any device test."""
+    source = textwrap.dedent("""
+        def check(device_type):
+            if device_type != "cuda":
+                raise SystemExit("this trainer requires CUDA")
+    """)
+    assert not [s for s in sites_in_text(source, registry) if s.gate]
+    assert 'if device_type != "neuron":' in rewrite_run.port_text(source, registry, "neuron", unsafe=True).text

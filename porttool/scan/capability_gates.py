@@ -14,7 +14,8 @@ A gate is found by what its value reaches, within one module:
 - the test of an `if` (or conditional expression) whose branches use a CUDA-only feature: a
   gating keyword set to a literal (`dict(fused=True) if use_fused else {}`), a CUDA-only call
   (`torch._scaled_mm`, anything from flash-attn, Triton, apex, xformers, bitsandbytes,
-  Transformer Engine, CuPy); for `if ...: return` also the rest of the block (`.pin_memory()`
+  Transformer Engine, CuPy), a message saying it needs CUDA (`warn("FP8 requires CUDA")`); for
+  `if ...: return` also the rest of the block (`.pin_memory()`
   and `pin_memory=True` in a branch are ported or reported by their own rules, and the guard
   follows them: `guarded_branches`);
 - any test inside a loop over a TorchScript graph's nodes (`graph.findAllNodes(...)`).
@@ -23,6 +24,7 @@ A gate is found by what its value reaches, within one module:
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
 from porttool.scan.import_table import ImportTable
@@ -48,8 +50,11 @@ GATE_MODULES = {
 # PT402 port or report them, and the guard follows them (`guarded_branches`), so a gate found
 # through them would vanish once they are ported (the rewrite would not reach a fixed point).
 BRANCH_KEYWORDS = {"fused": GATE_KEYWORDS["fused"]}
+# a branch that says so: `warn("FP8 training requires CUDA, ignoring --fp8")`, "CUDA-only"
+SAYS_CUDA_ONLY = re.compile(r"\b(?:requires?|needs?|only (?:on|with|for|supported on)|supported only on)\s+(?:an?\s+)?(?:NVIDIA\s+)?(?:CUDA|NVIDIA)\b|\bCUDA[- ]only\b", re.I)
+MESSAGE_FEATURE = "a feature the code says requires CUDA"
 GRAPH_FEATURE = "the device constants of a traced TorchScript graph"
-TRIGGERS = ("fused", "pin_memory", "_scaled_mm", "findAllNodes", *GATE_MODULES)
+TRIGGERS = ("fused", "pin_memory", "_scaled_mm", "findAllNodes", "CUDA", *GATE_MODULES)
 
 
 def capability_gates(tree: ast.Module, imports: ImportTable, source: str) -> dict[int, str]:
@@ -68,6 +73,16 @@ def _key(node: ast.AST) -> str | None:
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         return f"{node.value.id}.{node.attr}"
     return None
+
+
+def _stops(node: ast.AST) -> bool:
+    if isinstance(node, ast.Raise):
+        return True
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        return name in ("exit", "quit", "_exit", "SystemExit")
+    return False
 
 
 def _truth_value(node: ast.AST) -> bool:
@@ -92,6 +107,9 @@ class _Finder(ast.NodeVisitor):
 
     # what a test may gate -----------------------------------------------------------------------
     def feature_used(self, nodes: Iterable[ast.AST]) -> str | None:
+        nodes = list(nodes)
+        # a message in a raise or exit is a device requirement ("this trainer requires CUDA"), not a gate
+        exiting = {id(n) for top in nodes for stop in ast.walk(top) if _stops(stop) for n in ast.walk(stop)}
         for top in nodes:
             for node in ast.walk(top):
                 if isinstance(node, ast.Call):
@@ -105,6 +123,8 @@ class _Finder(ast.NodeVisitor):
                     for target in node.targets:  # extra_args["fused"] = True
                         if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant) and target.slice.value in BRANCH_KEYWORDS:
                             return BRANCH_KEYWORDS[target.slice.value]  # type: ignore[index]
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in exiting and SAYS_CUDA_ONLY.search(node.value):
+                    return MESSAGE_FEATURE
                 elif isinstance(node, ast.Dict):  # {"fused": True}
                     for k, v in zip(node.keys, node.values):
                         if isinstance(k, ast.Constant) and k.value in BRANCH_KEYWORDS and isinstance(v, ast.Constant) and v.value is True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from porttool.model import Action, FixStatus, Severity, Site
 from porttool.ruleset.registry import Registry
-from porttool.scan.capability_gates import GRAPH_FEATURE
+from porttool.scan.capability_gates import GRAPH_FEATURE, MESSAGE_FEATURE
 from porttool.scan.guarded_branches import branch_status
 
 DISPATCH_NOTE = " (already dispatches per backend; left as is)"
@@ -57,6 +57,8 @@ def verdict(site: Site, sites: Sequence[Site], registry: Registry, target: str) 
     if site.gate and fix.action in (Action.REWRITE, Action.REMOVE):
         if site.gate == GRAPH_FEATURE:
             return Verdict(Severity.INFO, FixStatus.NONE, f" ({GATE_NOTE}: a test on {GRAPH_FEATURE}, which name the device the model was traced on; left testing for CUDA)")
+        if site.gate == MESSAGE_FEATURE:
+            return Verdict(Severity.INFO, FixStatus.NONE, f" ({GATE_NOTE}: its branch says the feature requires CUDA; left testing for CUDA, so it stays off on the new device)")
         return Verdict(Severity.INFO, FixStatus.NONE, f" ({GATE_NOTE} for {site.gate}, which is CUDA-only; left testing for CUDA, so it stays off on the new device)")
     if site.branch is not None and status in (FixStatus.SAFE, FixStatus.UNSAFE):
         in_branch, blocker = branch_status(site, sites, registry, target)
