@@ -548,7 +548,7 @@ class LineNeedles:
                 needles.update(Needle(n.kind, n.value) for n in found)  # (scopes matter to the file test only)
         # a substring searched in any case already finds it in this case: search it once
         anycase = {n.value for n in needles if n.kind == "itext"}
-        needles = {n for n in needles if not (n.kind == "text" and n.value.lower() in anycase)}
+        needles = {n for n in needles if not (n.kind == "text" and any(a in n.value.lower() for a in anycase))}  # (`"cuda` too)
         self.needles = sorted(needles)
         self.texts = sorted(n.value for n in needles if n.kind == "text")
         self.itexts = sorted(n.value for n in needles if n.kind == "itext")
