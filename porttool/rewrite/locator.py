@@ -24,6 +24,7 @@ CST_TYPES: dict[str, tuple[type[cst.CSTNode], ...]] = {
     "IfExp": (cst.IfExp,),
     "Compare": (cst.Comparison,),
     "Import": (cst.Import,),
+    "Assert": (cst.Assert,),
     "ImportFrom": (cst.ImportFrom,),
 }
 

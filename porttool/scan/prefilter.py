@@ -98,7 +98,7 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
             if "position" in m:  # a positional use does not spell the keyword
                 found.append(callee + ((Needle("pattern", value),) if value else ()))
         return found
-    if kind in ("device-string", "device-idiom"):
+    if kind in ("device-string", "device-idiom", "device-index-variable"):
         return [(Needle("text", "cuda"),)]
     if kind == "environ":
         # the key sits in os.environ[...] / `in os.environ` / os.environ.get(...) / os.getenv(...)
@@ -306,8 +306,8 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
         return keyword_form + positional
     if kind in ("device-string", "device-idiom", "environ", "identifier", "string"):
         return sorted({n for alt in alternatives_of(rule) for n in alt if n.kind != "pattern"})
-    if kind in ("file", "manifest"):
-        return []
+    if kind in ("file", "manifest", "device-index-variable"):
+        return []  # (device-index-variable: matched by a pass of its own over the whole tree)
     return None
 
 
