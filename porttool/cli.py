@@ -312,7 +312,7 @@ def rewrite(
         unsafe = settings.unsafe_fixes if unsafe_fixes is None else unsafe_fixes
         candidates = collect_candidates(paths, settings.exclude, registry)
         options = RewriteOptions(ScanOptions(registry=registry, target=settings.target, root=os.getcwd()), unsafe=unsafe, mark_unfixed=mark_unfixed)
-        results = list(rewrite_paths(candidates, options, jobs=jobs))
+        results = sorted(rewrite_paths(candidates, options, jobs=jobs), key=lambda r: r.path)  # (diff and JSON in path order, whatever the arguments' order)
         sources = {display_path(c.path, os.getcwd()): c.path for c in candidates}
         changed = [r for r in results if r.changed]
         failures: list[tuple[str, str]] = []

@@ -28,6 +28,7 @@ CST_TYPES: dict[str, tuple[type[cst.CSTNode], ...]] = {
     "Set": (cst.Set,),
     "Compare": (cst.Comparison,),
     "Import": (cst.Import,),
+    "Assert": (cst.Assert,),
     "ImportFrom": (cst.ImportFrom,),
 }
 

@@ -64,11 +64,14 @@ def after_leading_imports(body: Sequence[cst.CSTNode]) -> int:
 def after_torch_import(body: Sequence[cst.CSTNode]) -> int:
     """Where code that uses `torch` may go: after the leading imports, and after the last
     top-level `import torch...` even when other code comes first (`os.environ[...] = ...`
-    before `import torch` is common)."""
+    before `import torch` is common), and then after the imports right below that one."""
     index = after_leading_imports(body)
     for i, stmt in enumerate(body):
         if i >= index and is_import_like(stmt, i) and "torch" in cst.Module(body=[]).code_for_node(stmt):
             index = i + 1
+    # and after the imports that follow it: code goes after the whole block, not between imports
+    while index < len(body) and is_import_like(body[index], index):
+        index += 1
     return index
 
 

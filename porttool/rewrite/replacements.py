@@ -70,6 +70,8 @@ class FixContext:
     needs_device_constant: bool = False
     definitions: list[str] = field(default_factory=list)  # names in SUPPORT_DEFINITIONS the fix uses
     needs_accelerator: bool = False  # the replacement raises without an accelerator: guard its statement
+    gate_autocast: bool = False  # the replacement is an autocast's device type: keep the call off on the CPU (handlers/_cpu_gate.py)
+    follow_up: cst.BaseExpression | None = None  # a second statement right after the fixed one (a call on its own line only)
     declined: str | None = None
 
     # ------------------------------------------------------------------ helpers for handlers

@@ -85,13 +85,14 @@ PLACEHOLDER_RE = re.compile(r"\{(receiver|args|arg\d+|value|accelerator)\}")
 
 # matcher kind -> (required keys, optional keys)
 MATCH_KINDS: dict[str, tuple[set[str], set[str]]] = {
-    "call": ({"names"}, {"arg_count"}),
+    "call": ({"names"}, {"arg_count", "inside"}),
     "reference": ({"names"}, {"fallback"}),
     "assign": ({"names"}, set()),
     "method": ({"names"}, {"call", "inside", "arg_count"}),
     "argument": ({"names", "keyword"}, {"position", "values", "variable_default"}),
     "device-string": ({"positions"}, set()),
     "device-idiom": (set(), {"form"}),
+    "device-index-variable": (set(), set()),
     "import": ({"names"}, set()),
     "environ": ({"pattern", "triggers"}, set()),
     "file": ({"globs"}, set()),
@@ -264,7 +265,8 @@ def _validate_match(match: Any, source: str) -> dict[str, Any]:
     if kind == "manifest":
         _validate_manifest_match(match, source)
     if "inside" in match:
-        _require(match["inside"] == "loop", source, "match.inside", "only 'loop' is supported")
+        supported = "assert" if kind == "call" else "loop"
+        _require(match["inside"] == supported, source, "match.inside", f"only '{supported}' is supported for kind '{kind}'")
     for key in ("arg_count", "position"):
         if key in match:
             _require(isinstance(match[key], int) and match[key] >= 0, source, f"match.{key}", "must be an integer >= 0")

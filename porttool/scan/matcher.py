@@ -75,6 +75,7 @@ class _Scanner:
         self._defaults: dict[str, list[object]] | None = None  # (scan/defaults.py, computed on first need)
         self.scopes: list[ast.AST] = [tree]  # the module, then each enclosing function or class
         self.bindings: list[tuple[Rule, str, str, ast.AST]] = []  # (rule, `m` / `self.m`, module, scope)
+        self.assert_tests: dict[int, ast.Assert] = {}  # id of a call that is an assert's whole test → the assert
         self.may_dispatch = any(word in source for word in OTHER_BACKEND_WORDS)  # see _is_dispatch
         forms: dict[str, list[Rule]] = {}
         for rule in rules.idioms:
@@ -171,6 +172,11 @@ class _Scanner:
                 if found is not None and found[0].lacks_target:
                     for rule in self.chain_rules:
                         self.add(rule, statement, value=",".join(found[0].backends))
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        if isinstance(node.test, ast.Call):
+            self.assert_tests[id(node.test)] = node
+        self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
@@ -613,6 +619,11 @@ class _Scanner:
                 m = rule.match
                 if "arg_count" in m and len(node.args) + len(node.keywords) != m["arg_count"]:
                     continue
+                if m.get("inside") == "assert":
+                    statement = self.assert_tests.get(id(node))
+                    if statement is not None:
+                        self.add(rule, statement, name=q)
+                    continue
                 self.add(rule, node, name=q, claim=func)
             for rule in self.rules.arguments.get(q, ()):
                 self._argument(rule, node, q)
@@ -824,6 +835,17 @@ def _same_literal(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _device_index_variables(scanner: _Scanner, tree: ast.Module) -> None:
+    """Sites of `device-index-variable` rules: a pass of its own over the whole tree (the lines
+    it reports, `.to(local_rank)`, spell no needle of the per-line pruning)."""
+    from porttool.scan.device_indices import device_index_sites
+
+    for node, kind in device_index_sites(tree, scanner.imports):
+        site_node = _ArgMarker(node) if kind == "arg" else node
+        for rule in scanner.rules.device_indices:
+            scanner.add(rule, site_node)
+
+
 def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: bool = True) -> list[Site]:
     """All sites in a parsed module, sorted by position (fallback sites only where unclaimed).
 
@@ -832,6 +854,8 @@ def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: boo
     scanner.visit(tree)
     if scanner.bindings:
         scanner.report_module_variable_uses()
+    if rules.device_indices and scanner.sites and ("device" in source or ".to(" in source):
+        _device_index_variables(scanner, tree)  # (a file with no other CUDA site has nothing to port)
     claimed = {s.claim for s in scanner.sites if s.claim is not None}
     sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
     reported_lines = {line for s in sites for line in range(s.span.line, s.span.end_line + 1)}

@@ -137,6 +137,8 @@ def alternatives_of(rule: Rule) -> list[Alternative]:
         return [(_value("text", quote + "cuda"),) for quote in "\"'"]
     if kind == "device-idiom":  # (`... if torch.cuda.is_available() else "cpu"`; `choices=["cuda", "cpu"]`)
         return [(Needle("text", "cuda"),), *((_value("text", quote + "cuda"),) for quote in "\"'")]
+    if kind == "device-index-variable":  # (only in files that spell `cuda`)
+        return [(Needle("text", "cuda"),)]
     if kind == "environ":
         # the variable's name is spelled in a string (any mapping: os.environ, a copied env dict,
         # a `{...}` literal, `monkeypatch.setenv`), and it spells one of the rule's triggers
@@ -512,8 +514,8 @@ def line_needles_of(rule: Rule) -> list[Needle] | None:
         return keyword_form + positional
     if kind in ("device-string", "device-idiom", "environ", "identifier", "string", "dict-entry"):
         return sorted({n for alt in alternatives_of(rule) for n in alt if n.kind != "pattern"})
-    if kind in ("file", "manifest"):
-        return []
+    if kind in ("file", "manifest", "device-index-variable"):
+        return []  # (device-index-variable: matched by a pass of its own over the whole tree)
     return None
 
 

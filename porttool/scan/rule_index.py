@@ -30,6 +30,7 @@ class CompiledRules:
     arguments: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     device_strings: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))
     idioms: list[Rule] = field(default_factory=list)
+    device_indices: list[Rule] = field(default_factory=list)  # `device-index-variable` rules
     imports: list[tuple[str, Rule]] = field(default_factory=list)
     environs: list[tuple[re.Pattern[str], Rule]] = field(default_factory=list)
     environ_triggers: tuple[str, ...] = ()  # every variable name an environ rule matches spells one
@@ -82,6 +83,9 @@ class CompiledRules:
                 c.triggers.add("cuda")
             elif kind == "device-idiom":
                 c.idioms.append(rule)
+                c.triggers.add("cuda")
+            elif kind == "device-index-variable":
+                c.device_indices.append(rule)
                 c.triggers.add("cuda")
             elif kind == "import":
                 for name in m["names"]:

@@ -74,6 +74,7 @@ def main():
     # -------------------------------------------------------------- distributed
     ddp = int(os.environ.get("RANK", -1)) != -1  # launched by torchrun?
     if ddp:
+        assert torch.cuda.is_available(), "DDP training needs a GPU per process"
         dist.init_process_group(backend="nccl")
         ddp_rank = int(os.environ["RANK"])
         local_rank = int(os.environ["LOCAL_RANK"])

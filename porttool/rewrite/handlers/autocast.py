@@ -7,7 +7,8 @@ so positional arguments become keywords.
 
 - `neuron`: `torch.autocast("neuron", ...)`, arguments kept (an explicit `dtype=torch.float16`
   is rule PT203's business);
-- `portable`: `torch.autocast(DEVICE.type, ...)`;
+- `portable`: `torch.autocast(DEVICE.type, ..., enabled=DEVICE.type != "cpu")`: off on a
+  CPU-only machine, where the original cast nothing (`_cpu_gate`);
 - `neuron-xla`: `torch.autocast("xla", dtype=torch.bfloat16, ...)`: XLA autocast on Neuron is
   bf16, so any `dtype=` is replaced; `enabled`/`cache_enabled` are kept.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import libcst as cst
 
 from porttool.rewrite.replacements import FixContext
+from porttool.rewrite.handlers import _cpu_gate
 
 _POSITIONAL = ("enabled", "dtype", "cache_enabled")
 _EQUAL = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
@@ -45,6 +47,8 @@ def rewrite(node: cst.CSTNode, ctx: FixContext) -> cst.CSTNode | cst.RemovalSent
         device = cst.SimpleString('"neuron"')
     elif ctx.target == "portable":
         device = ctx.parse("{device}.type", device=ctx.accelerator())
+        # on a CPU-only machine the original cast nothing (fp32): keep that (see _cpu_gate)
+        args = _cpu_gate.gated(args, _cpu_gate.cpu_gate(ctx.device_name)) or args
     else:
         device = cst.SimpleString('"xla"')
         bf16 = ctx.parse("torch.bfloat16")

@@ -3,7 +3,9 @@
 
 These parameters take a device type, never an index, so the result is a plain type string:
 `"neuron"`, `DEVICE.type` (portable: the current accelerator's type, `"cpu"` without one) or
-`"xla"`. An index in the original (`"cuda:0"`, rejected by PyTorch here anyway) is dropped.
+`"xla"`. In a portable `torch.autocast(...)` the call's `enabled=` also gets
+`DEVICE.type != "cpu"` (the transform adds it, `_cpu_gate`): the original cast nothing on a
+CPU-only machine. An index in the original (`"cuda:0"`, rejected by PyTorch here anyway) is dropped.
 """
 
 from __future__ import annotations
@@ -19,5 +21,6 @@ def rewrite(node: cst.CSTNode, ctx: FixContext) -> cst.CSTNode | cst.RemovalSent
     if parsed is None:
         return ctx.decline("not a recognisable CUDA device string")
     if ctx.target == "portable":
+        ctx.gate_autocast = True  # inside torch.autocast(...): off on a CPU-only machine, like the original
         return _cuda_strings.device_type_of(ctx)
     return parsed.literal("neuron" if ctx.target == "neuron" else "xla")
