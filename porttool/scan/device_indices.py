@@ -14,7 +14,7 @@ device argument is reported when its value is an integer, as far as the code sho
   `args.gpu`, `self.device_id`, ...) that is never assigned anything else.
 
 Only the file's own code is read: a value that comes from another module is judged by its name.
-The scan calls this only for files that hold another CUDA site, in one walk of the whole file:
+The scan calls this only for files that spell `cuda`, in one walk of the whole file:
 the matcher's per-line pruning does not apply (a `.to(local_rank)` line spells no `cuda`).
 Measured on 687 files of torch's own `nn`, `cuda`, `distributed`, `amp` and `utils` packages
 (`porttool scan DIR --no-cache -j1`): 2.3 s CPU, against 1.95 s with `--ignore PT016`.

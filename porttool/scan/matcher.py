@@ -854,8 +854,8 @@ def scan_tree(source: str, tree: ast.Module, rules: CompiledRules, *, prune: boo
     scanner.visit(tree)
     if scanner.bindings:
         scanner.report_module_variable_uses()
-    if rules.device_indices and scanner.sites and ("device" in source or ".to(" in source):
-        _device_index_variables(scanner, tree)  # (a file with no other CUDA site has nothing to port)
+    if rules.device_indices and "cuda" in source and ("device" in source or ".to(" in source):
+        _device_index_variables(scanner, tree)
     claimed = {s.claim for s in scanner.sites if s.claim is not None}
     sites = scanner.sites + [s for s in scanner.fallbacks if s.claim not in claimed]
     reported_lines = {line for s in sites for line in range(s.span.line, s.span.end_line + 1)}
