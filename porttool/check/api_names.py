@@ -29,8 +29,8 @@ class ApiUse:
     base: str = ""  # the chain's first name as written (`config` in `config.n_embd`)
 
 
-def _checkable(qualified: str | None) -> bool:
-    return bool(qualified) and qualified.startswith("torch.") and not qualified.startswith(UNCHECKABLE_PREFIXES)  # type: ignore[union-attr]
+def _checkable(qualified: str) -> bool:
+    return qualified.startswith("torch.") and not qualified.startswith(UNCHECKABLE_PREFIXES)
 
 
 def import_table_uses(tree: ast.AST) -> list[ApiUse]:
@@ -44,11 +44,11 @@ def import_table_uses(tree: ast.AST) -> list[ApiUse]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Attribute, ast.Name)) and id(node) not in inner and isinstance(node.ctx, ast.Load):
             qualified = imports.qualify(node)
-            if _checkable(qualified):
+            if qualified is not None and _checkable(qualified):
                 base = node
                 while isinstance(base, ast.Attribute):
                     base = base.value
-                found.append(ApiUse(qualified, node.lineno, node.col_offset + 1, getattr(base, "id", "")))  # type: ignore[arg-type]
+                found.append(ApiUse(qualified, node.lineno, node.col_offset + 1, getattr(base, "id", "")))
     return found
 
 
