@@ -157,7 +157,9 @@ class Prefilter:
     def __init__(self, rules: Iterable[Rule]) -> None:
         alternatives = {alt for rule in rules for alt in alternatives_of(rule)}
         self.always = () in alternatives
-        self._quick = sorted({a[0].value for a in alternatives if len(a) == 1 and a[0].kind == "text"})
+        quick = {a[0].value for a in alternatives if len(a) == 1 and a[0].kind == "text"}
+        # a text holding another quick text (`cuda:` holds `cuda`) can never decide: not searched
+        self._quick = sorted(q for q in quick if not any(o != q and o in q for o in quick))
         rest = [a for a in alternatives if not any(_implied_absent(n, self._quick) for n in a)]
         ordered = []
         for alternative in rest:
@@ -348,7 +350,8 @@ class LineNeedles:
                 needles.update(found)
         # a substring searched in any case already finds it in this case: search it once
         anycase = {n.value for n in needles if n.kind == "itext"}
-        needles = {n for n in needles if not (n.kind == "text" and n.value.lower() in anycase)}
+        # (and a text holding one, `CUDA_VISIBLE_DEVICES` or `torch.cuda`: its lines are found already)
+        needles = {n for n in needles if not (n.kind == "text" and any(a in n.value.lower() for a in anycase))}
         self.needles = sorted(needles)
         self.texts = sorted(n.value for n in needles if n.kind == "text")
         self.itexts = sorted(n.value for n in needles if n.kind == "itext")
