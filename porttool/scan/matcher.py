@@ -487,7 +487,7 @@ class _Scanner:
             self.visit_Attribute(inner, maximal=False)
         elif not isinstance(inner, ast.Name):
             self.visit(inner)
-        elif self.rules.identifiers and self._named_for_cuda(inner.id) and inner.id not in self.imports.aliases:
+        elif self.rules.identifiers and (self._switch_words.get(inner.id) or (inner.id not in self._switch_words and self._named_for_cuda(inner.id))) and inner.id not in self.imports.aliases:
             self._identifier(inner, inner.id)  # the chain's base: `ious_cuda.cpu()`, `cuda_kwargs.update(...)`
 
     def _method_site(self, rule: Rule, node: ast.AST, site_node: ast.AST) -> None:
@@ -512,14 +512,16 @@ class _Scanner:
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if id(node) not in self.handled:
-            environ = self.rules.environ_trigger
-            if environ is not None and isinstance(node.value, str) and environ.search(node.value) and self._environ_name(node):
-                return
-            if isinstance(node.value, str) and node.value in self.rules.strings:
-                for rule in self.rules.strings[node.value]:
-                    self.add(rule, node, value=node.value)
-            elif self.rules.string_trigger is not None and isinstance(node.value, str) and self.rules.string_trigger.search(node.value) and self._string_pattern(node):
-                return
+            value = node.value
+            if type(value) is str and self.rules.special_string is not None and self.rules.special_string.search(value):
+                # (one search for every environ and string-pattern trigger: most strings hold none)
+                if self.rules.environs and self._environ_name(node):
+                    return
+                if self.rules.string_patterns and self._string_pattern(node):
+                    return
+            if isinstance(value, str) and value in self.rules.strings:
+                for rule in self.rules.strings[value]:
+                    self.add(rule, node, value=value)
             elif not self._device_string(node, "ambiguous") and self.rules.identifiers and isinstance(node.value, str) and OPTION_STRING.match(node.value):
                 self._identifier(node, node.value)
 

@@ -205,7 +205,9 @@ class Prefilter:
         ordered = _ordered(alternatives)
         # the substrings that decide alone (in some scope) go first; without them, the
         # alternatives that need one of them are impossible
-        self._quick = sorted({a[0].value for a in alternatives if len(a) == 1 and a[0].kind == "text"})
+        quick = {a[0].value for a in alternatives if len(a) == 1 and a[0].kind == "text"}
+        # a text holding another quick text (`"cuda` holds `cuda`) can never decide: not searched
+        self._quick = sorted(q for q in quick if not any(o != q and o in q for o in quick))
         first = [a for a in ordered if not a[1] and a[0].kind == "text"]
         rest = [a for a in ordered if a not in first]
         self._with_quick = _grouped(first) + _grouped(rest)

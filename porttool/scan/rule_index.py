@@ -45,9 +45,8 @@ class CompiledRules:
     dict_entries: dict[str, list[Rule]] = field(default_factory=lambda: defaultdict(list))  # key → `dict-entry` rules
     module_variables: list[Rule] = field(default_factory=list)  # `module-variable` rules (scan/module_values.py)
     triggers: set[str] = field(default_factory=set)
-    # one search for any trigger of the string-pattern rules / of the environ rules (None: no such rule)
-    string_trigger: re.Pattern[str] | None = None
-    environ_trigger: re.Pattern[str] | None = None
+    # one search for any trigger of the string-pattern and environ rules (None: no such rule)
+    special_string: re.Pattern[str] | None = None
     prefilter: Prefilter | None = None
     line_needles: LineNeedles | None = None  # one of them is on a line of every statement that holds a site
 
@@ -125,10 +124,9 @@ class CompiledRules:
                 if "pattern" in m:
                     c.string_patterns.append((re.compile(m["pattern"]), tuple(m["triggers"]), rule))
                     c.triggers.update(m["triggers"])
-        if c.string_patterns:
-            c.string_trigger = re.compile("|".join(re.escape(t) for p, triggers, r in c.string_patterns for t in triggers))
-        if c.environ_triggers:
-            c.environ_trigger = re.compile("|".join(map(re.escape, c.environ_triggers)))
+        special = sorted({t for _, triggers, _ in c.string_patterns for t in triggers} | set(c.environ_triggers))
+        if special:
+            c.special_string = re.compile("|".join(map(re.escape, special)))
         c.prefilter = Prefilter(registry)
         c.line_needles = LineNeedles(registry)
         return c
