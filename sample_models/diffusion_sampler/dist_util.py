@@ -29,6 +29,19 @@ def dev():
     return th.device("cpu")
 
 
+def device_type(requested=""):
+    """The device type for logs: the one asked for, else the first backend this machine has."""
+    if requested:
+        assert requested in ("cuda", "mps", "cpu"), f"unknown device type {requested}"
+        return requested
+    if th.cuda.is_available():
+        return "cuda"
+    elif th.backends.mps.is_available():
+        return "mps"
+    else:
+        return "cpu"
+
+
 def get_rank():
     return dist.get_rank() if dist.is_initialized() else 0
 
