@@ -84,7 +84,7 @@ SAMPLES: dict[str, Sample] = {
     "diffusion_sampler": Sample(
         run=("python", "sample.py", "--train-steps", "4", "--diffusion-steps", "10", "--num-samples", "2"),
         final_line="final sample mean ",
-        expected=frozenset({"PT002", "PT007", "PT008", "PT009", "PT011", "PT012", "PT100", "PT101", "PT104", "PT105", "PT107", "PT108", "PT203", "PT204", "PT502", "PT506", "PT801"}),
+        expected=frozenset({"PT002", "PT007", "PT008", "PT009", "PT011", "PT012", "PT100", "PT101", "PT104", "PT105", "PT107", "PT108", "PT203", "PT204", "PT013", "PT403", "PT404", "PT502", "PT506", "PT801"}),
         hand_ports=(
             # the CUDA generator state has no Neuron/accelerator counterpart here: replay the default generator's
             ("sample.py", "th.cuda.get_rng_state()", "th.random.get_rng_state()", ("neuron", "portable")),
