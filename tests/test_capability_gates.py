@@ -52,6 +52,13 @@ GATES = {
                 return a @ b
             return torch._scaled_mm(a, b, out_dtype=torch.bfloat16)
     """,
+    "data-parallel-branch": """
+        import torch
+        def place(model, device):
+            if device.type == "cuda" and torch.cuda.device_count() > 1:
+                model = torch.nn.DataParallel(model)
+            return model.to(device)
+    """,
     "flash-attn-branch": """
         import torch
         from flash_attn import flash_attn_func

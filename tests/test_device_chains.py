@@ -40,6 +40,14 @@ CHAINS = {
             else:
                 return torch.device("cpu")
     """),
+    "default-then-if-elif": textwrap.dedent("""
+        import torch
+        device = "cpu"
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+            device = "mps"
+    """),
     "run-of-returns": textwrap.dedent("""
         import torch
         def pick():
@@ -74,6 +82,16 @@ NOT_CHAINS = {
                 return "cuda"
             else:
                 return "cpu"
+    """),
+    "no CPU default before an open chain": textwrap.dedent("""
+        import torch
+        def pick(args):
+            device = args.device
+            if torch.cuda.is_available():
+                device = "cuda"
+            elif torch.backends.mps.is_available():
+                device = "mps"
+            return device
     """),
     "branches do more than choose": textwrap.dedent("""
         import torch

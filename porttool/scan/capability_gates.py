@@ -13,7 +13,7 @@ A gate is found by what its value reaches, within one module:
   from it (`use_fused = ok and device_type == "cuda"`, then `fused=use_fused`);
 - the test of an `if` (or conditional expression) whose branches use a CUDA-only feature: a
   gating keyword set to a literal (`dict(fused=True) if use_fused else {}`), a CUDA-only call
-  (`torch._scaled_mm`, anything from flash-attn, Triton, apex, xformers, bitsandbytes,
+  (`torch._scaled_mm`, `nn.DataParallel`, anything from flash-attn, Triton, apex, xformers, bitsandbytes,
   Transformer Engine, CuPy), a message saying it needs CUDA (`warn("FP8 requires CUDA")`); for
   `if ...: return` also the rest of the block (`.pin_memory()`
   and `pin_memory=True` in a branch are ported or reported by their own rules, and the guard
@@ -36,6 +36,10 @@ GATE_KEYWORDS = {
 GATE_CALLS = {
     "torch._scaled_mm": "FP8 matmul (`torch._scaled_mm`)",
     "torch._scaled_grouped_mm": "FP8 grouped matmul (`torch._scaled_grouped_mm`)",
+    # single-process replication: scatter/gather are CUDA-only bindings (`torch._C._scatter`); on
+    # a CPU it is a pass-through, on any other device it fails at the first forward
+    "torch.nn.DataParallel": "single-process multi-GPU replication (`nn.DataParallel`)",
+    "torch.nn.parallel.DataParallel": "single-process multi-GPU replication (`nn.DataParallel`)",
 }
 GATE_MODULES = {
     "flash_attn": "flash-attn",
@@ -54,7 +58,7 @@ BRANCH_KEYWORDS = {"fused": GATE_KEYWORDS["fused"]}
 SAYS_CUDA_ONLY = re.compile(r"\b(?:requires?|needs?|only (?:on|with|for|supported on)|supported only on)\s+(?:an?\s+)?(?:NVIDIA\s+)?(?:CUDA|NVIDIA)\b|\bCUDA[- ]only\b", re.I)
 MESSAGE_FEATURE = "a feature the code says requires CUDA"
 GRAPH_FEATURE = "the device constants of a traced TorchScript graph"
-TRIGGERS = ("fused", "pin_memory", "_scaled_mm", "findAllNodes", "CUDA", *GATE_MODULES)
+TRIGGERS = ("fused", "pin_memory", "_scaled_mm", "DataParallel", "findAllNodes", "CUDA", *GATE_MODULES)
 
 
 def capability_gates(tree: ast.Module, imports: ImportTable, source: str) -> dict[int, str]:

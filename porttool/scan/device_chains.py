@@ -11,6 +11,7 @@ one site (rule PT011); the lists that name the devices it may choose (`assert de
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from porttool.scan.import_table import ImportTable
@@ -40,6 +41,12 @@ def device_name(node: ast.AST, imports: ImportTable) -> str | None:
 
 
 def _backend(test: ast.AST, imports: ImportTable) -> str | None:
+    """The backend a link tests: `torch.backends.mps.is_available()`, also behind feature probes
+    (`hasattr(torch.backends, "mps") and torch.backends.mps.is_available()`)."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        probes = [v for v in test.values if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("hasattr", "getattr")]
+        tested = [v for v in test.values if v not in probes]
+        return _backend(tested[0], imports) if len(tested) == 1 and probes else None
     if isinstance(test, ast.Call) and not test.args and not test.keywords:
         return AVAILABILITY.get(imports.qualify(test.func) or "")
     return None
@@ -92,8 +99,10 @@ def _choice(statements: list[ast.stmt], imports: ImportTable) -> tuple[str, str]
     return (how, name) if name is not None else None
 
 
-def if_chain(node: ast.If, imports: ImportTable) -> tuple[Chain | None, list[ast.If]]:
-    """An `if/elif/.../else` chain, each branch assigning one name (the same) or returning a device."""
+def if_chain(node: ast.If, imports: ImportTable, previous: Callable[[], ast.stmt | None] | None = None) -> tuple[Chain | None, list[ast.If]]:
+    """An `if/elif/.../else` chain, each branch assigning one name (the same) or returning a device;
+    or, with no `else`, one that the statement before it (`previous()`) gives its CPU default
+    (`device = "cpu"` / `if cuda: device = "cuda"` / `elif mps: device = "mps"`)."""
     backends: list[str] = []
     inner: list[ast.If] = []
     current = node
@@ -113,6 +122,9 @@ def if_chain(node: ast.If, imports: ImportTable) -> tuple[Chain | None, list[ast
             continue
         break
     final = _choice(current.orelse, imports)
+    if ok and not current.orelse and how is not None and how != "return" and previous is not None:
+        before = previous()
+        final = _choice([before], imports) if before is not None else None
     if not ok or final is None or final != (how, "cpu"):
         return None, inner
     return Chain(tuple(backends)), inner

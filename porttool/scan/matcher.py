@@ -265,7 +265,7 @@ class _Scanner:
     def visit_If(self, node: ast.If) -> None:
         self._note_branch(node)
         if self.chain_rules and not self.in_dispatch and id(node) not in self.chain_inner:
-            chain, inner = if_chain(node, self.imports)
+            chain, inner = if_chain(node, self.imports, lambda: _statement_before(self.tree, node))
             self.chain_inner.update(map(id, inner))
             if chain is not None and chain.lacks_target:
                 for rule in self.chain_rules:
@@ -782,6 +782,18 @@ def _index_parts(node: ast.AST, imports: ImportTable) -> list[ast.AST]:
 
 def _is_cuda_literal(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value == "cuda"
+
+
+def _statement_before(tree: ast.AST, node: ast.stmt) -> ast.stmt | None:
+    """The statement right before `node` in its block (a walk of the tree: asked only of the rare
+    `if/elif` device chain without an `else`)."""
+    for parent in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(parent, field, None)
+            if isinstance(block, list) and node in block:
+                at = block.index(node)
+                return block[at - 1] if at > 0 else None
+    return None
 
 
 def _exits(statement: ast.stmt) -> bool:
