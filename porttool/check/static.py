@@ -82,11 +82,16 @@ def check_static(candidates: Sequence[Candidate], options: ScanOptions, *, unsaf
         result = scan_one(candidate, options)
         for d in result.diagnostics:
             problems.append(StaticProblem(d.path, d.line, d.column, "syntax" if d.code == "PT902" else "unreadable", d.message, d.code))
-        for f in result.findings:
-            if _counts_as_left(f, unsafe):
-                problems.append(
-                    StaticProblem(f.path, f.span.line, f.span.column + 1, "fixable", f"{f.message} — still fixable for {options.target} ({f.status.value})", f.code)
-                )
+        left = [f for f in result.findings if _counts_as_left(f, unsafe)]
+        declined = _declined_sites(candidate, result.path, options, unsafe) if left else {}
+        for f in left:
+            reason = declined.get((f.code, f.span.line, f.span.column))
+            if reason is not None:  # the rewrite declines this site: a human's, as `rewrite` said
+                notes.append(f"{f.path}:{f.span.line}: {f.code} is left for a human: the rewrite declines it here ({reason})")
+                continue
+            problems.append(
+                StaticProblem(f.path, f.span.line, f.span.column + 1, "fixable", f"{f.message} — still fixable for {options.target} ({f.status.value})", f.code)
+            )
         if result.diagnostics or not candidate.path.name.endswith((".py", ".pyi")):
             continue
         source = read_source(candidate.path, result.path)
@@ -121,6 +126,19 @@ def check_static(candidates: Sequence[Candidate], options: ScanOptions, *, unsaf
             )
     problems.sort(key=lambda p: (p.path, p.line, p.column, p.kind))
     return StaticResult(len(candidates), tuple(problems), getattr(torch, "__version__", None), tuple(notes))
+
+
+def _declined_sites(candidate: Candidate, display: str, options: ScanOptions, unsafe: bool) -> dict[tuple[str, int, int], str]:
+    """(code, line, column) → why `porttool rewrite` declines that site in this file: its rule has
+    a fix for the target, but not one that applies here (`set_default_tensor_type(<computed>)`),
+    so the site is not "still fixable" — the rewrite already said it needs a person."""
+    from porttool.rewrite.run import port_text
+
+    source = read_source(candidate.path, display)
+    if not isinstance(source, SourceFile):
+        return {}
+    result = port_text(source.text, options.registry, options.target, unsafe=unsafe)
+    return {(site.code, site.span.line, site.span.column): reason for site, reason in result.declined}
 
 
 def _counts_as_left(finding: Finding, unsafe: bool) -> bool:

@@ -221,3 +221,25 @@ def test_scope_analysis_runs_only_where_a_name_is_bound_twice() -> None:
     fallback = ast.parse("try:\n    from torch.hub import a as fetch\nexcept ImportError:\n"
                          "    from torch.hub import b as fetch\nfetch()\n")
     assert needs_scope(fallback, import_table_uses(fallback))
+
+
+def test_a_site_the_rewrite_declines_is_not_still_fixable(run_cli: Any, tmp_path: Path) -> None:
+    """PT009 has a fix for neuron, but not for a computed tensor type: `rewrite` says "not fixable at
+    this site", so the static stage must not fail the port on it (seen in llm.c's train_llama3.py)."""
+    write(tmp_path / "load.py", """\
+import torch
+
+
+def load(build):
+    original = torch.get_default_dtype()
+    model = build()
+    torch.set_default_tensor_type(torch.tensor([], dtype=original, device="cpu").type())
+    return model
+""")
+    code, report, problems = static(run_cli, tmp_path, "--target", "neuron", ".")
+    assert problems == [] and code == 0, problems
+    assert any("load.py:7: PT009 is left for a human" in note for note in report["notes"]), report["notes"]
+    # a site the rewrite does fix is still reported next to it
+    write(tmp_path / "spelled.py", "import torch\ntorch.set_default_tensor_type(torch.cuda.HalfTensor)\n")
+    code, _, problems = static(run_cli, tmp_path, "--target", "neuron", ".")
+    assert code == 1 and ("spelled.py", 2, "fixable", "PT009") in problems, problems
