@@ -1,4 +1,6 @@
 """A portable DDP script: no backend named, the device from torch.accelerator (CPU or neuron)."""
+import sys
+
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -19,5 +21,8 @@ for _ in range(2):
 total = torch.tensor([float(rank + 1)], device=device)
 dist.all_reduce(total)
 weights = model.module.weight.detach().cpu().sum().item()
-print(f"rank {rank} on {device.type}: all_reduce {total.item():.1f} weights {weights:.6f}")
+# one write per line: unbuffered `print` writes the text and its newline separately, and the two
+# ranks' lines would interleave
+sys.stdout.write(f"rank {rank} on {device.type}: all_reduce {total.item():.1f} weights {weights:.6f}\n")
+sys.stdout.flush()
 dist.destroy_process_group()
