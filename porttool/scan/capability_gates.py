@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterable
 
 from porttool.scan.import_table import ImportTable
+from porttool.scan.module_values import target_key  # (a name a gate's value travels through: `use_fused`, `self.use_fused`)
 
 GATE_KEYWORDS = {
     "fused": "fused optimizer kernels (`fused=`)",
@@ -68,15 +69,6 @@ def capability_gates(tree: ast.Module, imports: ImportTable, source: str) -> dic
     finder = _Finder(imports)
     finder.visit(tree)
     return finder.resolve()
-
-
-def _key(node: ast.AST) -> str | None:
-    """A name a gate's value can travel through: `use_fused`, `self.use_fused`."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-        return f"{node.value.id}.{node.attr}"
-    return None
 
 
 def _stops(node: ast.AST) -> bool:
@@ -154,13 +146,13 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
-            key = _key(target)
+            key = target_key(target)
             if key is not None:
                 self.assigned.setdefault(key, []).append(node.value)
         self.generic_visit(node)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        key = _key(node.target)
+        key = target_key(node.target)
         if key is not None and node.value is not None:
             self.assigned.setdefault(key, []).append(node.value)
         self.generic_visit(node)
@@ -200,7 +192,7 @@ class _Finder(ast.NodeVisitor):
     def gate(self, expr: ast.AST, feature: str) -> None:
         for node in ast.walk(expr):
             self.gated.setdefault(id(node), feature)
-            key = _key(node)
+            key = target_key(node)
             if key is not None and key not in self.names:
                 self.names[key] = feature
 
